@@ -1,0 +1,13 @@
+"""fastbp: dense neural networks trained by backpropagation on Numba CPU and CUDA kernels.
+
+``import fastbp`` loads neither Numba nor scikit-learn: kernels compile on first use and the
+scikit-learn estimators import on first access.
+"""
+
+from .errors import DeviceError, DivergenceError
+from .layers import Dense
+from .model import Sequential
+
+__version__ = "0.1.0"
+
+__all__ = ["Dense", "DeviceError", "DivergenceError", "Sequential", "__version__"]

@@ -1,0 +1,102 @@
+"""Checks and conversions of user data into the arrays the kernels take.
+
+Built on scikit-learn's ``check_array`` (imported on first use: scikit-learn costs ~1 s to import).
+"""
+
+import numbers
+
+import numpy as np
+
+from .kernels.codes import BINARY_CROSS_ENTROPY, CROSS_ENTROPY
+
+
+def check_X(X, n_features, dtype):
+    """Validate ``X`` and return it as a C-contiguous array of ``dtype``.
+
+    Returns
+    -------
+    ndarray, shape (n_samples, n_features)
+    """
+    from sklearn.utils.validation import check_array
+
+    X = check_array(X, dtype=dtype, order="C", input_name="X")
+    if X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} features, but the model's first layer expects "
+                         f"{n_features}")
+    return X
+
+
+def check_y(y, n_samples, n_outputs, loss, dtype):
+    """Validate targets for ``loss`` and return them as an ``(n_samples, n_outputs)`` array.
+
+    Integer class labels for ``cross_entropy`` become one-hot rows.
+    """
+    from sklearn.utils.validation import check_array
+
+    y = check_array(y, ensure_2d=False, dtype=None, ensure_min_samples=0, input_name="y")
+    if y.dtype.kind not in "biuf":
+        raise TypeError(f"y must be numeric; got dtype {y.dtype}")
+    if y.ndim > 2:
+        raise ValueError(f"y must be 1D or 2D; got shape {y.shape}")
+    if y.shape[0] != n_samples:
+        raise ValueError(f"y has {y.shape[0]} samples, but X has {n_samples}")
+    if loss == CROSS_ENTROPY and y.ndim == 1:
+        if y.dtype.kind not in "iu":
+            raise TypeError("cross_entropy takes integer class labels of shape (n_samples,) or "
+                            f"one-hot targets of shape (n_samples, {n_outputs}); got {y.dtype} "
+                            f"labels of shape {y.shape}")
+        if y.min() < 0 or y.max() >= n_outputs:
+            raise ValueError(f"class labels must lie in [0, {n_outputs}) for a model with "
+                             f"{n_outputs} outputs; got labels from {y.min()} to {y.max()}")
+        onehot = np.zeros((n_samples, n_outputs), dtype=dtype)
+        onehot[np.arange(n_samples), y] = 1
+        return onehot
+    if y.ndim == 1:
+        if n_outputs != 1:
+            raise ValueError(f"y has shape {y.shape}, but the model has {n_outputs} outputs: "
+                             f"expected shape ({n_samples}, {n_outputs})")
+        y = y[:, None]
+    if y.shape[1] != n_outputs:
+        raise ValueError(f"y has shape {y.shape}, but the model has {n_outputs} outputs: "
+                         f"expected shape ({n_samples}, {n_outputs})")
+    if loss in (CROSS_ENTROPY, BINARY_CROSS_ENTROPY) and (y.min() < 0 or y.max() > 1):
+        raise ValueError(f"targets for this loss must lie in [0, 1]; got values from {y.min()} "
+                         f"to {y.max()}")
+    if loss == CROSS_ENTROPY:
+        sums = y.sum(axis=1, dtype=np.float64)
+        if not np.allclose(sums, 1, rtol=0, atol=1e-5):
+            bad = int(np.argmax(np.abs(sums - 1)))
+            raise ValueError(f"cross_entropy targets must be one-hot or probability rows summing "
+                             f"to 1; row {bad} sums to {sums[bad]}")
+    out = np.array(y, dtype=dtype, order="C")
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"y holds values beyond the range of {np.dtype(dtype)}")
+    return out
+
+
+def check_sample_weight(sample_weight, n_samples, dtype):
+    """Per-sample weights normalised to sum to 1 (the batch mean lives in them).
+
+    Returns
+    -------
+    ndarray, shape (n_samples,)
+    """
+    if sample_weight is None:
+        return np.full(n_samples, 1.0 / n_samples, dtype=dtype)
+    from sklearn.utils.validation import check_array
+
+    w = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+    if w.shape != (n_samples,):
+        raise ValueError(f"sample_weight must have shape ({n_samples},); got {w.shape}")
+    if np.any(w < 0) or w.sum() <= 0:
+        raise ValueError("sample_weight must be non-negative with a positive sum")
+    return (w / w.sum()).astype(dtype)
+
+
+def check_positive_float(name, value):
+    """``value`` as a float, if it is a finite positive real number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number; got {value!r}")
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite positive number; got {value}")
+    return float(value)
