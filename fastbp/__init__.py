@@ -7,7 +7,11 @@ scikit-learn estimators import on first access.
 from .errors import DeviceError, DivergenceError
 from .layers import Dense
 from .model import Sequential
+from .training.history import History
+from .training.optimizers import SGD, Adam
+from .training.stopping import EarlyStopping
 
 __version__ = "0.1.0"
 
-__all__ = ["Dense", "DeviceError", "DivergenceError", "Sequential", "__version__"]
+__all__ = ["SGD", "Adam", "Dense", "DeviceError", "DivergenceError", "EarlyStopping", "History",
+           "Sequential", "__version__"]

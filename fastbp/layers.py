@@ -30,6 +30,9 @@ class Dense:
         softmax``; softmax only on a model's last layer.
     init : {"glorot_uniform", "he_uniform"} or None
         Initialiser; None picks He for the ReLU family and Glorot otherwise.
+    dropout : float in [0, 1), default=0
+        Inverted dropout on this layer's output during ``fit`` (hidden layers only; off at
+        inference and in ``gradients``).
 
     Attributes
     ----------
@@ -39,11 +42,16 @@ class Dense:
         Biases. Assignable.
     """
 
-    def __init__(self, n_in, n_out, activation="identity", init=None):
+    def __init__(self, n_in, n_out, activation="identity", init=None, dropout=0.0):
         self.n_in = _positive_int("n_in", n_in)
         self.n_out = _positive_int("n_out", n_out)
         self.activation = activation_name(activation)
         self.init = default_initializer(self.activation) if init is None else initializer_name(init)
+        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real):
+            raise TypeError(f"dropout must be a float in [0, 1); got {dropout!r}")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+        self.dropout = float(dropout)
         self._dtype = None
         self._W = None
         self._b = None
@@ -59,7 +67,7 @@ class Dense:
 
     @W.setter
     def W(self, value):
-        self._W = self._checked("W", value, (self.n_in, self.n_out))
+        self._W = self._assigned(self._W, self._checked("W", value, (self.n_in, self.n_out)))
 
     @property
     def b(self):
@@ -67,7 +75,14 @@ class Dense:
 
     @b.setter
     def b(self, value):
-        self._b = self._checked("b", value, (self.n_out,))
+        self._b = self._assigned(self._b, self._checked("b", value, (self.n_out,)))
+
+    def _assigned(self, current, value):
+        """Once built, parameters are views into the model's flat vector: write through them."""
+        if self._dtype is None:
+            return value
+        current[...] = value
+        return current
 
     def _checked(self, name, value, shape):
         array = np.asarray(value)
@@ -76,17 +91,20 @@ class Dense:
         if array.shape != shape:
             raise ValueError(f"{name} must have shape {shape} for Dense({self.n_in}, {self.n_out}); "
                              f"got {array.shape}")
-        array = np.array(array, dtype=self._dtype or np.float64, order="C")  # always a copy we own
+        dtype = np.float64 if self._dtype is None else self._dtype
+        array = np.array(array, dtype=dtype, order="C")  # always a copy we own
         if not np.all(np.isfinite(array)):
             raise ValueError(f"{name} contains NaN or infinity (after conversion to {array.dtype})")
         return array
 
-    def _build(self, rng, dtype, draw):
-        """Fix the layer's dtype and draw any parameters the user has not assigned."""
-        self._dtype = np.dtype(dtype)
-        W, b = draw(rng, self.n_in, self.n_out, self.activation, self.init, self._dtype)
-        self.W = W if self._W is None else self._W
-        self.b = b if self._b is None else self._b
+    def _build(self, rng, draw, W_view, b_view):
+        """Bind the layer to views of a model's parameter vector, filling them with the values the
+        user assigned or, failing that, fresh draws."""
+        W, b = draw(rng, self.n_in, self.n_out, self.activation, self.init, W_view.dtype)
+        W = W if self._W is None else self._W
+        b = b if self._b is None else self._b
+        self._dtype, self._W, self._b = W_view.dtype, W_view, b_view
+        self.W, self.b = W, b
 
     def __repr__(self):
         return f"Dense({self.n_in}, {self.n_out}, activation={self.activation!r})"

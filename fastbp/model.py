@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import backends, initializers
-from .kernels import codes
+from .kernels import codes, layout
 from .layers import Dense
 from .names import choice, loss_name
 from .validation import check_positive_float, check_sample_weight, check_X, check_y
@@ -60,10 +60,20 @@ class Sequential:
         self.dtype = np.dtype(choice("dtype", _dtype_name(dtype), DTYPES))
         self.backend = backends.backend_name(backend)
         self._kernels = backends.load(self.backend)
+        self._dims = np.array([self.n_inputs] + [layer.n_out for layer in self.layers], np.int64)
+        self._activation_codes = np.array(self._codes, np.int64)
+        self._dropout = np.array([layer.dropout for layer in self.layers], np.float64)
+        offsets = layout.parameter_offsets(self._dims.tolist())
+        #: every parameter in one vector (see fastbp.kernels.layout); layers hold views of it
+        self._theta = np.empty(offsets[-1], self.dtype)
         rng = np.random.default_rng(seed)
-        for layer in self.layers:
-            layer._build(rng, self.dtype, initializers.draw)
+        for layer, start in zip(self.layers, offsets):
+            split = start + layer.n_in * layer.n_out
+            layer._build(rng, initializers.draw,
+                         self._theta[start:split].reshape(layer.n_in, layer.n_out),
+                         self._theta[split:split + layer.n_out])
         self._buffers = None
+        self._samples_seen = 0
 
     @staticmethod
     def _checked_layers(layers):
@@ -81,6 +91,12 @@ class Sequential:
             if layer.activation == "softmax":
                 raise ValueError(f"softmax is allowed only on the last layer; layers[{i}] of "
                                  f"{len(layers)} uses it")
+        if layers[-1].dropout > 0:
+            raise ValueError(f"dropout applies to hidden layers only; the last layer has "
+                             f"dropout={layers[-1].dropout}")
+        for i, layer in enumerate(layers):
+            if layer.W is not None and layer._dtype is not None:
+                raise ValueError(f"layers[{i}] already belongs to a model; create a new Dense")
         if layers[-1].activation == "softmax" and layers[-1].n_out < 2:
             raise ValueError("a softmax output needs at least 2 units; with 1 unit it is always 1 "
                              "(use sigmoid with binary_cross_entropy)")
@@ -243,6 +259,64 @@ class Sequential:
             layer.W -= step * dW
             layer.b -= step * db
         return loss
+
+    def _set_parameters(self, theta):
+        """Copy a flat parameter vector (layout of :mod:`fastbp.kernels.layout`) into the model."""
+        if theta is not self._theta:
+            self._theta[...] = theta
+
+    def fit(self, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None, shuffle=True,
+            seed=None, sample_weight=None, alpha=0.0, l1=0.0, validation_data=None,
+            validation_split=0.0, early_stopping=None, verbose=0):
+        """Train by mini-batch gradient descent; each epoch runs whole inside the backend.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+        y : array-like
+            Targets as :meth:`loss` takes them.
+        epochs : int, default=1
+        batch_size : int or None, default=32
+            None (or ``len(X)``) is full-batch gradient descent.
+        optimizer : {"adam", "sgd"} or Optimizer, default="adam"
+            An :class:`fastbp.Adam` or :class:`fastbp.SGD` instance keeps its state across fits.
+        schedule : Schedule, "constant", "invscaling" or None
+            Learning rate per epoch (see :mod:`fastbp.schedules`).
+        shuffle : bool, default=True
+            Visit the samples in a new random order each epoch.
+        seed : int or None
+            Seeds shuffling and dropout: the same seed and thread count give identical weights.
+        sample_weight : array-like, shape (n_samples,), optional
+        alpha : float, default=0
+            L2 penalty ``alpha/2 * ||W||^2`` per batch, divided by the batch size (scikit-learn's
+            scaling); weights only, not biases.
+        l1 : float, default=0
+            L1 penalty ``l1 * |W|`` with the same scaling.
+        validation_data : (X_val, y_val), optional
+        validation_split : float in (0, 1), optional
+            Hold out this last fraction of ``X`` (before shuffling) for validation.
+        early_stopping : EarlyStopping, True or None
+            True monitors ``val_loss`` with patience 10 and restores the best weights.
+        verbose : {0, 1, 2}, default=0
+            0 silent, 1 a progress bar over epochs, 2 one line per epoch.
+
+        Returns
+        -------
+        History
+
+        Raises
+        ------
+        DivergenceError
+            When the loss or the weights stop being finite; the model keeps the weights of the
+            last finite epoch.
+        """
+        from .training.fit import fit
+
+        return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                   schedule=schedule, shuffle=shuffle, seed=seed, sample_weight=sample_weight,
+                   alpha=alpha, l1=l1, validation_data=validation_data,
+                   validation_split=validation_split, early_stopping=early_stopping,
+                   verbose=verbose)
 
     def __repr__(self):
         inner = ", ".join(repr(layer) for layer in self.layers)

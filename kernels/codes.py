@@ -33,7 +33,7 @@ LEAKY_RELU_SLOPE = 0.01
 
 #: GELU's derivative needs the pre-activation; every other activation's is computed from its output
 #: (sigma' = a(1-a), tanh' = 1-a^2, relu' = [a>0], elu' = a+1 below zero, softplus' = 1-exp(-a)).
-NEEDS_PREACTIVATION = frozenset({GELU})
+NEEDS_PREACTIVATION = (GELU,)
 
 SQUARED_ERROR = 0
 MSE = 1
@@ -52,7 +52,12 @@ LOSS_NAMES = {code: name for name, code in LOSS_CODES.items()}
 #: log1p(exp(-|z|)), never log of a probability). For these, ``loss_backward`` returns the gradient
 #: with respect to that pre-activation (the fused softmax/sigmoid delta ``w * (a - y)``), so the
 #: output layer's ``dense_backward`` must run with ``IDENTITY``.
-LOGIT_LOSSES = frozenset({CROSS_ENTROPY, BINARY_CROSS_ENTROPY})
+LOGIT_LOSSES = (CROSS_ENTROPY, BINARY_CROSS_ENTROPY)  # a tuple, so compiled code can test membership
 
 #: The output activation each logits-form loss is fused with.
 LOGIT_LOSS_ACTIVATION = {CROSS_ENTROPY: SOFTMAX, BINARY_CROSS_ENTROPY: SIGMOID}
+
+SGD = 0
+ADAM = 1
+
+OPTIMIZER_CODES = {"sgd": SGD, "adam": ADAM}

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from .codes import (
+    ADAM,
     BINARY_CROSS_ENTROPY,
     CROSS_ENTROPY,
     ELU,
@@ -20,6 +21,7 @@ from .codes import (
     IDENTITY,
     LEAKY_RELU,
     LEAKY_RELU_SLOPE,
+    LOGIT_LOSSES,
     MSE,
     RELU,
     SIGMOID,
@@ -28,6 +30,8 @@ from .codes import (
     SQUARED_ERROR,
     TANH,
 )
+
+from . import layout
 
 _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
@@ -307,3 +311,264 @@ def loss_backward(grad, pre, out, y, weight, loss):
         w = weight[i] * scale
         for j in range(k):
             grad[i, j] = (out[i, j] - y[i, j]) * w
+
+
+# ---- regularisation -------------------------------------------------------------------------
+
+@jit
+def penalty_forward(W, l2, l1):
+    """``0.5 * l2 * sum(W^2) + l1 * sum(|W|)`` as a float, accumulated in float64.
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_in, n_out)
+    l2, l1 : float
+    """
+    # () <- W (n_in, n_out)
+    squares = 0.0
+    absolutes = 0.0
+    for v in W.ravel():
+        squares += float(v) * float(v)
+        absolutes += abs(float(v))
+    return 0.5 * l2 * squares + l1 * absolutes
+
+
+@jit
+def penalty_backward(dW, W, l2, l1):
+    """Add ``l2 * W + l1 * sign(W)`` to ``dW`` in place.
+
+    Parameters
+    ----------
+    dW, W : ndarray, shape (n_in, n_out)
+    l2, l1 : float
+    """
+    # dW (n_in, n_out) += d penalty / d W (n_in, n_out)
+    if l2 == 0 and l1 == 0:
+        return
+    t = W.dtype.type
+    a, c = t(l2), t(l1)
+    g, w = dW.ravel(), W.ravel()
+    for i in range(w.size):
+        g[i] += a * w[i] + c * np.sign(w[i])
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@jit
+def _dropout_uniform(key, index):
+    """splitmix64 of (key, element index) -> a uniform float in [0, 1); see the reference."""
+    z = key ^ (np.uint64(index) * _MIX2)
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * 2.0**-53
+
+
+@jit
+def dropout_forward(dropped, mask, out, rate, seed, step, layer):
+    """Inverted dropout with a counter-based mask; see the reference for the parameters.
+
+    Parameters
+    ----------
+    dropped, mask, out : ndarray, shape (n, k)
+    rate : float
+    seed, step, layer : int
+    """
+    # dropped, mask (n, k) <- out (n, k)
+    n, k = out.shape
+    t = out.dtype.type
+    keep, zero = t(1.0 / (1.0 - rate)), t(0)
+    key = np.uint64(seed) ^ (np.uint64(step) * _GOLDEN) ^ (np.uint64(layer) * _MIX1)
+    for i in range(n):
+        for j in range(k):
+            s = keep if _dropout_uniform(key, i * k + j) >= rate else zero
+            mask[i, j] = s
+            dropped[i, j] = out[i, j] * s
+
+
+@jit
+def dropout_backward(grad, mask):
+    """``grad *= mask``.
+
+    Parameters
+    ----------
+    grad, mask : ndarray, shape (n, k)
+    """
+    # grad (n, k) *= mask (n, k)
+    n, k = grad.shape
+    for i in range(n):
+        for j in range(k):
+            grad[i, j] *= mask[i, j]
+
+
+# ---- optimizers -----------------------------------------------------------------------------
+
+@jit
+def sgd_update(theta, grad, velocity, lr, momentum, nesterov):
+    """SGD with (Nesterov) momentum in scikit-learn's form, in place; see the reference.
+
+    Parameters
+    ----------
+    theta, grad, velocity : ndarray, shape (P,)
+    lr, momentum : float
+    nesterov : bool
+    """
+    # theta, velocity (P,) <- grad (P,)
+    t = theta.dtype.type
+    a, mu = t(lr), t(momentum)
+    for i in range(theta.size):
+        v = mu * velocity[i] - a * grad[i]
+        velocity[i] = v
+        theta[i] += mu * v - a * grad[i] if nesterov else v
+
+
+@jit
+def adam_update(theta, grad, m, v, lr_t, beta_1, beta_2, epsilon):
+    """Adam in scikit-learn's form, in place; see the reference.
+
+    Parameters
+    ----------
+    theta, grad, m, v : ndarray, shape (P,)
+    lr_t, beta_1, beta_2, epsilon : float
+    """
+    # theta, m, v (P,) <- grad (P,)
+    t = theta.dtype.type
+    a, b1, b2, eps, one = t(lr_t), t(beta_1), t(beta_2), t(epsilon), t(1)
+    for i in range(theta.size):
+        g = grad[i]
+        m[i] = b1 * m[i] + (one - b1) * g
+        v[i] = b2 * v[i] + (one - b2) * g * g
+        theta[i] -= a * m[i] / (math.sqrt(v[i]) + eps)
+
+
+@jit
+def adam_learning_rate(lr, beta_1, beta_2, t):
+    """Adam's bias-corrected step size after ``t`` updates (``t >= 1``)."""
+    return lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+
+
+# ---- one epoch ------------------------------------------------------------------------------
+
+_parameter_offsets = jit(layout.parameter_offsets)
+
+
+@jit
+def _batch_buffers(dims, m, like):
+    """Per-layer (m, width) buffers: outputs, pre-activations, gradients, dropout masks and inputs."""
+    dtype = like.dtype
+    outs = [np.empty((m, dims[1]), dtype)]
+    pres = [np.empty((m, dims[1]), dtype)]
+    grads = [np.empty((m, dims[1]), dtype)]
+    masks = [np.empty((m, dims[1]), dtype)]
+    droppeds = [np.empty((m, dims[1]), dtype)]
+    for i in range(2, len(dims)):
+        outs.append(np.empty((m, dims[i]), dtype))
+        pres.append(np.empty((m, dims[i]), dtype))
+        grads.append(np.empty((m, dims[i]), dtype))
+        masks.append(np.empty((m, dims[i]), dtype))
+        droppeds.append(np.empty((m, dims[i]), dtype))
+    return (np.empty((m, dims[0]), dtype), np.empty((m, dims[-1]), dtype), np.empty(m, dtype),
+            outs, pres, grads, masks, droppeds)
+
+
+@jit
+def _train_batch(buffers, Ws, bs, dWs, dbs, dims, activations, dropout, loss, X, Y, sample_weight,
+                 idx, l2, l1, seed, step):
+    """Forward and backward on the samples ``idx``; fills the gradient, returns the batch loss."""
+    xb, yb, wb, outs, pres, grads, masks, droppeds = buffers
+    m = idx.shape[0]
+    n_layers = len(dims) - 1
+    weight_sum = 0.0
+    for r in range(m):
+        xb[r, :] = X[idx[r], :]
+        yb[r, :] = Y[idx[r], :]
+        weight_sum += sample_weight[idx[r]]
+    for r in range(m):
+        wb[r] = sample_weight[idx[r]] / weight_sum
+    x = xb
+    for i in range(n_layers):
+        dense_forward(outs[i], pres[i], x, Ws[i], bs[i], activations[i])
+        x = outs[i]
+        if dropout[i] > 0:
+            dropout_forward(droppeds[i], masks[i], outs[i], dropout[i], seed, step, i)
+            x = droppeds[i]
+    last = n_layers - 1
+    batch_loss = loss_forward(pres[last], outs[last], yb, wb, loss)
+    for i in range(n_layers):
+        batch_loss += penalty_forward(Ws[i], l2 / m, l1 / m)
+    if not np.isfinite(batch_loss):
+        return batch_loss
+    loss_backward(grads[last], pres[last], outs[last], yb, wb, loss)
+    for i in range(last, -1, -1):
+        activation = IDENTITY if (loss in LOGIT_LOSSES and i == last) else activations[i]
+        if i == 0:
+            dense_backward(None, dWs[0], dbs[0], grads[0], xb, Ws[0], outs[0], pres[0], activation)
+        else:
+            x = droppeds[i - 1] if dropout[i - 1] > 0 else outs[i - 1]
+            dense_backward(grads[i - 1], dWs[i], dbs[i], grads[i], x, Ws[i], outs[i], pres[i],
+                           activation)
+            if dropout[i - 1] > 0:
+                dropout_backward(grads[i - 1], masks[i - 1])
+        penalty_backward(dWs[i], Ws[i], l2 / m, l1 / m)
+    return batch_loss
+
+
+@jit
+def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss, X, Y,
+                sample_weight, order, batch_size, optimizer, lr, momentum, nesterov, beta_1,
+                beta_2, epsilon, l2, l1, seed, step):
+    """One epoch of mini-batch training in compiled code; see the reference for the parameters.
+
+    Batch buffers are allocated once per call (one set for full batches, one for a ragged last
+    batch), never per step.
+
+    Returns
+    -------
+    mean_loss : float
+    step : int
+    """
+    # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out)
+    n_layers = len(dims) - 1
+    offsets = _parameter_offsets(dims)
+    Ws = [theta[0:dims[0] * dims[1]].reshape((dims[0], dims[1]))]
+    bs = [theta[dims[0] * dims[1]:offsets[1]]]
+    dWs = [grad[0:dims[0] * dims[1]].reshape((dims[0], dims[1]))]
+    dbs = [grad[dims[0] * dims[1]:offsets[1]]]
+    for i in range(1, n_layers):
+        n_in, n_out, o = dims[i], dims[i + 1], offsets[i]
+        Ws.append(theta[o:o + n_in * n_out].reshape((n_in, n_out)))
+        bs.append(theta[o + n_in * n_out:offsets[i + 1]])
+        dWs.append(grad[o:o + n_in * n_out].reshape((n_in, n_out)))
+        dbs.append(grad[o + n_in * n_out:offsets[i + 1]])
+    n = order.shape[0]
+    full = _batch_buffers(dims, min(batch_size, n), X)
+    ragged = _batch_buffers(dims, n % batch_size if n > batch_size else 0, X)
+    total = 0.0
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        buffers = full if idx.shape[0] == full[0].shape[0] else ragged
+        batch_loss = _train_batch(buffers, Ws, bs, dWs, dbs, dims, activations, dropout, loss, X,
+                                  Y, sample_weight, idx, l2, l1, seed, step)
+        if not np.isfinite(batch_loss):
+            return np.nan, step
+        total += batch_loss * idx.shape[0]
+        step += 1
+        if optimizer == ADAM:
+            adam_update(theta, grad, state_a, state_b,
+                        adam_learning_rate(lr, beta_1, beta_2, step), beta_1, beta_2, epsilon)
+        else:
+            sgd_update(theta, grad, state_a, lr, momentum, nesterov)
+    return total / n, step
+
+
+def to_device(array):
+    """The array where this backend computes: host memory, unchanged."""
+    return array
+
+
+def to_host(array):
+    """A NumPy array of ``array``: itself, for a host backend."""
+    return array

@@ -5,10 +5,15 @@ backends cannot leak into the answers they are tested against. Same names and ar
 :mod:`fastbp.kernels.cpu`; see :mod:`fastbp.kernels` for the shared conventions.
 """
 
+import math
+
 import numpy as np
 from scipy.special import erf
 
+from .layout import parameter_offsets
+
 from .codes import (
+    ADAM,
     BINARY_CROSS_ENTROPY,
     CROSS_ENTROPY,
     ELU,
@@ -16,6 +21,7 @@ from .codes import (
     IDENTITY,
     LEAKY_RELU,
     LEAKY_RELU_SLOPE,
+    LOGIT_LOSSES,
     MSE,
     RELU,
     SIGMOID,
@@ -212,3 +218,244 @@ def loss_backward(grad, pre, out, y, weight, loss):
         grad[...] = (out - y) * w
     else:
         raise ValueError(f"unknown loss code {loss}")
+
+
+# ---- regularisation -------------------------------------------------------------------------
+
+def penalty_forward(W, l2, l1):
+    """``0.5 * l2 * sum(W^2) + l1 * sum(|W|)`` as a float (the batch scaling is the caller's).
+
+    Parameters
+    ----------
+    W : ndarray, shape (n_in, n_out)
+    l2, l1 : float
+    """
+    # () <- W (n_in, n_out)
+    w = W.astype(np.float64)
+    return 0.5 * l2 * float(np.sum(w * w)) + l1 * float(np.sum(np.abs(w)))
+
+
+def penalty_backward(dW, W, l2, l1):
+    """Add the penalty's gradient ``l2 * W + l1 * sign(W)`` to ``dW`` in place.
+
+    Parameters
+    ----------
+    dW, W : ndarray, shape (n_in, n_out)
+    l2, l1 : float
+    """
+    # dW (n_in, n_out) += d penalty / d W (n_in, n_out)
+    dW += l2 * W + l1 * np.sign(W)
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+def _dropout_uniform(seed, step, layer, index):
+    """splitmix64 of (seed, step, layer, element index) -> uniform [0, 1) floats.
+
+    A counter-based generator: every backend draws the same mask for the same element, with no
+    generator state to carry between steps or threads.
+    """
+    key = np.array([seed, step, layer], dtype=np.uint64) * np.array([1, _GOLDEN, _MIX1], np.uint64)
+    z = key[0] ^ key[1] ^ key[2] ^ (index * _MIX2)  # uint64 arrays wrap silently, as intended
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def dropout_forward(dropped, mask, out, rate, seed, step, layer):
+    """Inverted dropout: zero each unit with probability ``rate``, scale survivors by 1/(1-rate).
+
+    Parameters
+    ----------
+    dropped : ndarray, shape (n, k)
+        Written with ``out * mask``.
+    mask : ndarray, shape (n, k)
+        Written with 0 or ``1 / (1 - rate)``.
+    out : ndarray, shape (n, k)
+        The layer's activations (kept intact: their derivative is computed from them).
+    rate : float
+        Drop probability in [0, 1).
+    seed, step, layer : int
+        Key of the counter-based generator.
+    """
+    # dropped, mask (n, k) <- out (n, k)
+    n, k = out.shape
+    u = _dropout_uniform(seed, step, layer, np.arange(n * k, dtype=np.uint64)).reshape(n, k)
+    mask[...] = np.where(u >= rate, out.dtype.type(1.0 / (1.0 - rate)), 0)
+    np.multiply(out, mask, out=dropped)
+
+
+def dropout_backward(grad, mask):
+    """``grad *= mask``: the gradient w.r.t. a layer's activations from that w.r.t. its dropped ones.
+
+    Parameters
+    ----------
+    grad, mask : ndarray, shape (n, k)
+    """
+    # grad (n, k) *= mask (n, k)
+    grad *= mask
+
+
+# ---- optimizers -----------------------------------------------------------------------------
+
+def sgd_update(theta, grad, velocity, lr, momentum, nesterov):
+    """SGD with (Nesterov) momentum in scikit-learn's form, in place.
+
+    ``velocity <- momentum * velocity - lr * grad``; ``theta += velocity``, or with Nesterov
+    ``theta += momentum * velocity - lr * grad``.
+
+    Parameters
+    ----------
+    theta, grad, velocity : ndarray, shape (P,)
+    lr, momentum : float
+    nesterov : bool
+    """
+    # theta, velocity (P,) <- grad (P,)
+    velocity *= momentum
+    velocity -= lr * grad
+    if nesterov:
+        theta += momentum * velocity - lr * grad
+    else:
+        theta += velocity
+
+
+def adam_update(theta, grad, m, v, lr_t, beta_1, beta_2, epsilon):
+    """Adam in scikit-learn's form, in place: bias correction folded into ``lr_t``.
+
+    ``m <- b1 m + (1-b1) g``; ``v <- b2 v + (1-b2) g^2``; ``theta -= lr_t * m / (sqrt(v) + eps)``
+    with ``lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t)``.
+
+    Parameters
+    ----------
+    theta, grad, m, v : ndarray, shape (P,)
+    lr_t, beta_1, beta_2, epsilon : float
+    """
+    # theta, m, v (P,) <- grad (P,)
+    m *= beta_1
+    m += (1 - beta_1) * grad
+    v *= beta_2
+    v += (1 - beta_2) * grad * grad
+    theta -= lr_t * m / (np.sqrt(v) + epsilon)
+
+
+def adam_learning_rate(lr, beta_1, beta_2, t):
+    """Adam's bias-corrected step size after ``t`` updates (``t >= 1``)."""
+    return float(lr * math.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t))  # a Python float: no upcast
+
+
+# ---- one epoch ------------------------------------------------------------------------------
+
+def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss, X, Y,
+                sample_weight, order, batch_size, optimizer, lr, momentum, nesterov, beta_1,
+                beta_2, epsilon, l2, l1, seed, step):
+    """One epoch of mini-batch training, entirely inside the backend.
+
+    Parameters
+    ----------
+    theta, grad : ndarray, shape (P,)
+        Flat parameters (layout in :mod:`fastbp.kernels.layout`) and a gradient buffer.
+    state_a, state_b : ndarray, shape (P,)
+        Optimizer state: SGD's velocity (``state_b`` unused), Adam's first and second moments.
+    dims : ndarray of int64, shape (L + 1,)
+        Layer widths, input first.
+    activations : ndarray of int64, shape (L,)
+    dropout : ndarray of float64, shape (L,)
+        Drop rate applied to each layer's output (0 disables it; never on the last layer).
+    loss : int
+    X : ndarray, shape (n, dims[0])
+    Y : ndarray, shape (n, dims[-1])
+    sample_weight : ndarray, shape (n,)
+        Raw non-negative weights (ones for unweighted); each batch normalises its own.
+    order : ndarray of int64, shape (n_used,)
+        Sample indices in visiting order; consecutive runs of ``batch_size`` form the batches.
+    batch_size : int
+    optimizer : int
+        ``codes.SGD`` or ``codes.ADAM``.
+    lr, momentum, nesterov, beta_1, beta_2, epsilon : optimizer hyper-parameters
+    l2, l1 : float
+        Penalty strengths; each batch uses ``l2 / m`` and ``l1 / m`` (scikit-learn's ``alpha``
+        scaling, ``m`` the batch's size), on weights only.
+    seed : int
+        Dropout key.
+    step : int
+        Optimizer steps taken before this epoch.
+
+    Returns
+    -------
+    mean_loss : float
+        Batch losses (penalty included) weighted by batch size over the epoch's samples; NaN as soon
+        as a batch's loss is not finite, in which case the epoch stops there.
+    step : int
+        Optimizer steps taken after this epoch.
+    """
+    # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out)
+    n_layers = len(dims) - 1
+    offsets = parameter_offsets(dims)
+    Ws, bs, dWs, dbs = [], [], [], []
+    for i in range(n_layers):
+        n_in, n_out, o = dims[i], dims[i + 1], offsets[i]
+        Ws.append(theta[o:o + n_in * n_out].reshape(n_in, n_out))
+        bs.append(theta[o + n_in * n_out:offsets[i + 1]])
+        dWs.append(grad[o:o + n_in * n_out].reshape(n_in, n_out))
+        dbs.append(grad[o + n_in * n_out:offsets[i + 1]])
+    fused = loss in LOGIT_LOSSES
+    total = 0.0
+    n = order.shape[0]
+    for start in range(0, n, batch_size):
+        idx = order[start:start + batch_size]
+        m = idx.shape[0]
+        x, y = X[idx], Y[idx]
+        w = sample_weight[idx]
+        w = w / w.sum()
+        outs, pres, masks, inputs = [], [], [], [x]
+        for i in range(n_layers):
+            out = np.empty((m, dims[i + 1]), X.dtype)
+            pre = np.empty_like(out)
+            dense_forward(out, pre, inputs[i], Ws[i], bs[i], activations[i])
+            outs.append(out)
+            pres.append(pre)
+            if dropout[i] > 0:
+                dropped, mask = np.empty_like(out), np.empty_like(out)
+                dropout_forward(dropped, mask, out, dropout[i], seed, step, i)
+                masks.append(mask)
+                inputs.append(dropped)
+            else:
+                masks.append(None)
+                inputs.append(out)
+        batch_loss = loss_forward(pres[-1], outs[-1], y, w, loss)
+        for i in range(n_layers):
+            batch_loss += penalty_forward(Ws[i], l2 / m, l1 / m)
+        if not np.isfinite(batch_loss):
+            return np.nan, step
+        total += batch_loss * m
+        g = np.empty_like(outs[-1])
+        loss_backward(g, pres[-1], outs[-1], y, w, loss)
+        for i in range(n_layers - 1, -1, -1):
+            dx = np.empty_like(inputs[i]) if i > 0 else None
+            activation = IDENTITY if (fused and i == n_layers - 1) else activations[i]
+            dense_backward(dx, dWs[i], dbs[i], g, inputs[i], Ws[i], outs[i], pres[i], activation)
+            penalty_backward(dWs[i], Ws[i], l2 / m, l1 / m)
+            if i > 0 and masks[i - 1] is not None:
+                dropout_backward(dx, masks[i - 1])
+            g = dx
+        step += 1
+        if optimizer == ADAM:
+            adam_update(theta, grad, state_a, state_b,
+                        adam_learning_rate(lr, beta_1, beta_2, step), beta_1, beta_2, epsilon)
+        else:
+            sgd_update(theta, grad, state_a, lr, momentum, nesterov)
+    return total / n, step
+
+
+def to_device(array):
+    """The array where this backend computes: host memory, unchanged."""
+    return array
+
+
+def to_host(array):
+    """A NumPy array of ``array``: itself, for a host backend."""
+    return array

@@ -1,0 +1,111 @@
+"""Optimizers: hyper-parameters and state. The update arithmetic is a kernel (sgd/adam_update)."""
+
+import numpy as np
+
+from ..kernels import codes
+from ..names import choice
+from ..validation import check_positive_float
+
+
+def _fraction(name, value, upper_inclusive=False):
+    value = float(value) if isinstance(value, (int, float, np.floating)) else value
+    if not isinstance(value, float) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a real number in [0, 1); got {value!r}")
+    if not (0 <= value < 1 or (upper_inclusive and value == 1)):
+        raise ValueError(f"{name} must be in [0, 1); got {value}")
+    return value
+
+
+class Optimizer:
+    """State shared by the optimizers: two buffers of the model's parameter length and a step count.
+
+    The state persists across ``fit`` calls with the same optimizer object (as a Keras optimizer's
+    does), so training can resume where it stopped; a string spec makes a fresh optimizer.
+    """
+
+    code = None
+
+    def __init__(self, lr):
+        self.lr = check_positive_float("lr", lr)
+        self.steps = 0
+        self._state = None
+
+    def _bind(self, n_params, dtype):
+        """Zero state for a parameter vector of ``n_params`` in ``dtype`` unless it already fits."""
+        if self._state is None or self._state[0].shape != (n_params,) or \
+                self._state[0].dtype != dtype:
+            self._state = (np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+            self.steps = 0
+        return self._state
+
+    def reset(self):
+        """Forget the accumulated state (moments, velocity, step count)."""
+        self._state = None
+        self.steps = 0
+
+    def _hyper(self):
+        """(momentum, nesterov, beta_1, beta_2, epsilon) as the kernel takes them."""
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, in scikit-learn's form.
+
+    Parameters
+    ----------
+    lr : float, default=0.01
+    momentum : float in [0, 1), default=0
+    nesterov : bool, default=False
+    """
+
+    code = codes.SGD
+
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False):
+        super().__init__(lr)
+        self.momentum = _fraction("momentum", momentum)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(f"nesterov must be a bool; got {nesterov!r}")
+        self.nesterov = bool(nesterov)
+
+    def _hyper(self):
+        return self.momentum, self.nesterov, 0.0, 0.0, 0.0
+
+    def __repr__(self):
+        return f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov})"
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), in scikit-learn's form: the bias correction is folded into the step size.
+
+    Parameters
+    ----------
+    lr : float, default=0.001
+    beta_1 : float in [0, 1), default=0.9
+    beta_2 : float in [0, 1), default=0.999
+    epsilon : float > 0, default=1e-8
+    """
+
+    code = codes.ADAM
+
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        super().__init__(lr)
+        self.beta_1 = _fraction("beta_1", beta_1)
+        self.beta_2 = _fraction("beta_2", beta_2)
+        self.epsilon = check_positive_float("epsilon", epsilon)
+
+    def _hyper(self):
+        return 0.0, False, self.beta_1, self.beta_2, self.epsilon
+
+    def __repr__(self):
+        return (f"Adam(lr={self.lr}, beta_1={self.beta_1}, beta_2={self.beta_2}, "
+                f"epsilon={self.epsilon})")
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def resolve(spec):
+    """An :class:`Optimizer` from an instance (returned as is) or a name (default settings)."""
+    if isinstance(spec, Optimizer):
+        return spec
+    return OPTIMIZERS[choice("optimizer", spec, tuple(OPTIMIZERS))]()

@@ -1,0 +1,41 @@
+"""What ``fit`` prints: a tqdm bar over epochs (verbose=1), a line per epoch (2), or nothing (0)."""
+
+import sys
+
+
+def _figures(logs):
+    return {key: f"{value:.4g}" for key, value in logs.items() if key not in ("epoch", "time")}
+
+
+class Progress:
+    """Reports each finished epoch at the chosen verbosity."""
+
+    def __init__(self, verbose, epochs):
+        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+            raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
+        self.verbose = verbose
+        self.epochs = epochs
+        self._bar = None
+        if verbose == 1:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True)
+
+    def epoch_end(self, logs):
+        if self._bar is not None:
+            self._bar.set_postfix(_figures(logs), refresh=False)
+            self._bar.update(1)
+        elif self.verbose == 2:
+            text = " - ".join(f"{k} {v}" for k, v in _figures(logs).items())
+            print(f"epoch {logs['epoch'] + 1}/{self.epochs} - {logs['time'] * 1e3:.1f} ms - {text}",
+                  flush=True)
+
+    def message(self, text):
+        if self._bar is not None:
+            self._bar.write(text)
+        elif self.verbose:
+            print(text, flush=True)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()

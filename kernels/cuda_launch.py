@@ -1,0 +1,67 @@
+"""How the CUDA kernels are declared and launched: the kernel registry and the launch helper.
+
+Every kernel of :mod:`fastbp.kernels.cuda` is made by :func:`kernel` (or, for the GEMMs, by the
+factories of :mod:`fastbp.kernels.cuda_gemm`), so :func:`fastbp.kernels.cuda.ptx_targets` can list
+them all, with their argument types, for the PTX compilation check.
+"""
+
+import warnings
+
+from numba import cuda, types
+
+from numba.cuda.core.errors import NumbaPerformanceWarning
+
+#: Most threads a CUDA block may have; fixed-size shared scratch arrays are sized for it.
+MAX_BLOCK_THREADS = 1024
+
+#: name -> (kernel, argument kinds) for every kernel made by :func:`kernel`.
+KERNELS = {}
+
+# Argument kinds: arrays and scalars "of the dtype" follow the float32/float64 of the call.
+_KINDS = {
+    "M": lambda t: types.Array(t, 2, "C"),      # matrix of the dtype
+    "V": lambda t: types.Array(t, 1, "C"),      # vector of the dtype
+    "S": lambda t: t,                           # scalar of the dtype
+    "D": lambda t: types.Array(types.float64, 1, "C"),  # float64 vector (partial sums)
+    "i": lambda t: types.int64,
+    "u": lambda t: types.uint64,
+    "b": lambda t: types.boolean,
+}
+
+
+def argument_types(kinds, dtype):
+    """Numba argument types of a kernel with argument ``kinds`` (e.g. ``"MMi"``) for ``dtype``."""
+    t = types.float32 if dtype == "float32" else types.float64
+    return tuple(_KINDS[k](t) for k in kinds)
+
+
+def kernel(kinds):
+    """Decorator: compile ``fn`` lazily as a CUDA kernel and register it under its name.
+
+    Parameters
+    ----------
+    kinds : str
+        One letter per argument (see ``_KINDS``), for the PTX check's signatures.
+    """
+    def decorate(fn):
+        compiled = cuda.jit(cache=True)(fn)
+        KERNELS[fn.__name__] = (compiled, kinds)
+        return compiled
+    return decorate
+
+
+def launch(kernel, blocks, threads):
+    """``kernel[blocks, threads]``, without numba-cuda's low-occupancy warning.
+
+    numba-cuda warns for any grid under 128 blocks; a small layer or a bias vector legitimately
+    needs only a few, and the warning (an error under the test suite's filters) would fire on
+    every such call.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaPerformanceWarning)
+        return kernel[blocks, threads]
+
+
+def blocks_for(n, threads):
+    """Blocks of ``threads`` covering ``n`` items, at least one."""
+    return max(1, -(-n // threads))
