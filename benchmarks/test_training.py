@@ -1,0 +1,135 @@
+"""Training speed against scikit-learn, PyTorch and the BLAS roofline (issue 3's cases a-c).
+
+Each case trains the same float32 architecture with Adam (lr 1e-3, alpha 1e-4), the same batch size
+and epochs, in one process; the benchmark times fastbp's ``fit`` and ``extra_info`` holds the
+baselines, the ratios, the test accuracies and whether each target is met.
+Run: ``pytest benchmarks/test_training.py --profile full --benchmark-json=...``.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, make_classification
+from sklearn.model_selection import train_test_split
+
+import fastbp
+
+from .baselines import blas_flop_rate, gemm_flops_per_epoch, sklearn_fit, torch_fit
+
+#: case -> (data, hidden widths, batch size, epochs, targets)
+CASES = {
+    "a_digits": ("digits", (100,), 200, 50,
+                 {"vs_sklearn": 5.0, "vs_torch": 5.0}),
+    "b_wide_deep": ("classification", (256, 128), 256, 3,
+                    {"vs_sklearn": 2.0, "vs_torch": 2.0, "roofline_ratio_max": 1.3}),
+    "c_1024": ("classification", (1024,), 256, 3, {"vs_torch": 1.0}),
+}
+
+
+def _data(name, profile):
+    if name == "digits":
+        X, y = load_digits(return_X_y=True)
+        X = X / 16.0
+    else:
+        n = 100_000 if profile == "full" else 10_000
+        X, y = make_classification(n_samples=n, n_features=100, n_informative=20,
+                                   n_classes=10, random_state=0)
+    X = X.astype(np.float32)
+    return train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
+
+
+def _fastbp_model(dims):
+    layers = [fastbp.Dense(a, b, "relu") for a, b in zip(dims[:-2], dims[1:-1])]
+    layers.append(fastbp.Dense(dims[-2], dims[-1], "softmax"))
+    return fastbp.Sequential(layers, loss="cross_entropy", dtype="float32", seed=0)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_training_speed(benchmark, case, profile):
+    data, hidden, batch_size, epochs, targets = CASES[case]
+    X, Xtest, y, ytest = _data(data, profile)
+    dims = [X.shape[1], *hidden, 10]
+    benchmark.group = f"training {case}"
+
+    _fastbp_model(dims).fit(X[:batch_size], y[:batch_size], epochs=1, batch_size=batch_size)
+    models = []
+
+    def train():
+        model = _fastbp_model(dims)
+        model.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=fastbp.Adam(1e-3),
+                  alpha=1e-4, seed=0)
+        models.append(model)
+
+    benchmark.pedantic(train, rounds=3 if case == "a_digits" else 1, iterations=1)
+    fastbp_s = benchmark.stats.stats.median if benchmark.stats else _seconds(train)
+    accuracy = float(np.mean(models[-1].forward(Xtest).argmax(1) == ytest))
+
+    sklearn_s, sk_model = sklearn_fit(X, y, hidden, batch_size, epochs)
+    sk_accuracy = float(sk_model.score(Xtest, ytest))
+    info = {"n_samples": len(X), "dims": dims, "batch_size": batch_size, "epochs": epochs,
+            "dtype": "float32", "profile": profile, "fastbp_s": fastbp_s,
+            "sklearn_s": sklearn_s, "speedup_vs_sklearn": sklearn_s / fastbp_s,
+            "accuracy": accuracy, "sklearn_accuracy": sk_accuracy}
+    torch_result = torch_fit(X, y, hidden, batch_size, epochs)
+    if torch_result is None:
+        print(f"\n{case}: PyTorch baseline skipped: torch is not installed")
+    else:
+        torch_s, torch_predict = torch_result
+        info.update(torch_s=torch_s, speedup_vs_torch=torch_s / fastbp_s,
+                    torch_accuracy=float(np.mean(torch_predict(Xtest) == ytest)))
+    flops = epochs * gemm_flops_per_epoch(dims, len(X))
+    rate = blas_flop_rate()
+    info.update(gemm_gflop=flops / 1e9, blas_gflops=rate / 1e9,
+                roofline_s=flops / rate, roofline_ratio=fastbp_s / (flops / rate))
+    info["targets"] = targets
+    info["meets"] = {
+        "vs_sklearn": info["speedup_vs_sklearn"] >= targets.get("vs_sklearn", 0),
+        "vs_torch": info.get("speedup_vs_torch", np.inf) >= targets.get("vs_torch", 0),
+        "roofline": info["roofline_ratio"] <= targets.get("roofline_ratio_max", np.inf),
+        "accuracy_within_1pt": accuracy >= sk_accuracy - 0.01,
+    }
+    benchmark.extra_info.update(info)
+    print(f"\n{case}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                    for k, v in info.items()))
+    # correctness is asserted even in the smoke run; speed is recorded against its targets
+    assert accuracy >= sk_accuracy - (0.01 if profile == "full" else 0.05)
+
+
+def _seconds(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+FIRST_FIT = textwrap.dedent("""
+    import time
+    start = time.perf_counter()
+    import numpy as np, fastbp
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    model = fastbp.Sequential([fastbp.Dense(64, 100, "relu"), fastbp.Dense(100, 10, "softmax")],
+                              loss="cross_entropy", seed=0)
+    model.fit((X / 16).astype(np.float32), y, epochs=1, batch_size=200)
+    print(time.perf_counter() - start)
+""")
+
+
+def test_first_fit_latency(benchmark, tmp_path):
+    """Import, JIT compile (cold cache, then warm) and one digits epoch, in fresh processes."""
+    benchmark.group = "first fit (fresh process)"
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+
+    def run():
+        return float(subprocess.run([sys.executable, "-c", FIRST_FIT], env=env, check=True,
+                                    capture_output=True, text=True).stdout)
+
+    cold = run()
+    warm = benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(cold_first_fit_s=cold, warm_cache_first_fit_s=warm)
+    print(f"\nfirst fit: cold JIT {cold:.2f} s, warm cache {warm:.2f} s")
+    assert warm < cold  # the disk cache is used
