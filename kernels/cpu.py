@@ -260,17 +260,18 @@ def loss_forward(pre, out, y, weight, loss):
     t = out.dtype.type
     zero, half = t(0), t(0.5)
     inv_k = t(1) / t(k)
-    total = 0.0  # float64 accumulator on purpose: a sum of n*k terms, not an elementwise path
+    # Each term is computed in the arrays' dtype; the n*k-term sums are float64 on purpose.
+    total = 0.0
     for i in range(n):
-        row = zero
+        row = 0.0
         if loss == SQUARED_ERROR:
             for j in range(k):
                 r = out[i, j] - y[i, j]
-                row += half * r * r * inv_k
+                row += np.float64(half * r * r * inv_k)
         elif loss == MSE:
             for j in range(k):
                 r = out[i, j] - y[i, j]
-                row += r * r * inv_k
+                row += np.float64(r * r * inv_k)
         elif loss == CROSS_ENTROPY:
             m = pre[i, 0]
             for j in range(1, k):
@@ -280,12 +281,12 @@ def loss_forward(pre, out, y, weight, loss):
                 s += math.exp(pre[i, j] - m)
             log_sum_exp = m + math.log(s)
             for j in range(k):
-                row += y[i, j] * (log_sum_exp - pre[i, j])
+                row += np.float64(y[i, j] * (log_sum_exp - pre[i, j]))
         elif loss == BINARY_CROSS_ENTROPY:
             for j in range(k):
                 z = pre[i, j]
-                row += max(z, zero) - z * y[i, j] + math.log1p(math.exp(-abs(z)))
-        total += float(row) * float(weight[i])
+                row += np.float64(max(z, zero) - z * y[i, j] + math.log1p(math.exp(-abs(z))))
+        total += row * np.float64(weight[i])
     return total
 
 
@@ -328,8 +329,9 @@ def penalty_forward(W, l2, l1):
     squares = 0.0
     absolutes = 0.0
     for v in W.ravel():
-        squares += float(v) * float(v)
-        absolutes += abs(float(v))
+        w = np.float64(v)  # Numba's float() keeps a float32 a float32
+        squares += w * w
+        absolutes += abs(w)
     return 0.5 * l2 * squares + l1 * absolutes
 
 
@@ -436,11 +438,13 @@ def adam_update(theta, grad, m, v, lr_t, beta_1, beta_2, epsilon):
     """
     # theta, m, v (P,) <- grad (P,)
     t = theta.dtype.type
-    a, b1, b2, eps, one = t(lr_t), t(beta_1), t(beta_2), t(epsilon), t(1)
+    a, b1, b2, eps = t(lr_t), t(beta_1), t(beta_2), t(epsilon)
+    # 1 - beta in float64 first: in float32, 1 - 0.999 cancels to 0.00099998713
+    c1, c2 = t(1.0 - beta_1), t(1.0 - beta_2)
     for i in range(theta.size):
         g = grad[i]
-        m[i] = b1 * m[i] + (one - b1) * g
-        v[i] = b2 * v[i] + (one - b2) * g * g
+        m[i] = b1 * m[i] + c1 * g
+        v[i] = b2 * v[i] + c2 * g * g
         theta[i] -= a * m[i] / (math.sqrt(v[i]) + eps)
 
 
@@ -572,3 +576,9 @@ def to_device(array):
 def to_host(array):
     """A NumPy array of ``array``: itself, for a host backend."""
     return array
+
+
+def copy_to_device(device_array, host_array):
+    """Overwrite ``device_array`` with the values of the NumPy array ``host_array``."""
+    if device_array is not host_array:
+        device_array[...] = host_array

@@ -459,3 +459,9 @@ def to_device(array):
 def to_host(array):
     """A NumPy array of ``array``: itself, for a host backend."""
     return array
+
+
+def copy_to_device(device_array, host_array):
+    """Overwrite ``device_array`` with the values of the NumPy array ``host_array``."""
+    if device_array is not host_array:
+        device_array[...] = host_array

@@ -119,7 +119,18 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     schedule.reset()
     if stopper is not None:
         stopper.reset()
-    last_good = k.to_host(theta).copy()
+    def checkpoint():
+        """Host copies of the weights and the optimizer state, to fall back on."""
+        return (k.to_host(theta).copy(), k.to_host(state_a).copy(), k.to_host(state_b).copy(),
+                opt.steps)
+
+    def restore(saved):
+        model._set_parameters(saved[0])
+        for device, host in ((theta, saved[0]), (state_a, saved[1]), (state_b, saved[2])):
+            k.copy_to_device(device, host)
+        opt.steps = saved[3]
+
+    last_good = checkpoint()
     best = None
     samples_seen = model._samples_seen
     try:
@@ -133,13 +144,13 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
                 epsilon, alpha, l1, dropout_seed, opt.steps)
             current = k.to_host(theta)
             if not (math.isfinite(loss) and np.all(np.isfinite(current))):
-                model._set_parameters(last_good)
+                restore(last_good)
                 raise DivergenceError(
                     f"training diverged in epoch {epoch + 1}: the loss became {loss} at learning "
                     f"rate {lr:g}; the weights from the end of epoch {epoch} were kept. Try a "
                     f"smaller learning rate.")
             model._set_parameters(current)
-            last_good = current.copy()
+            last_good = checkpoint()
             samples_seen += n
             logs = {"epoch": epoch, "loss": loss, "lr": lr}
             if validation is not None:
@@ -161,7 +172,7 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
             if stopper is not None:
                 improved, stop = stopper.update(epoch, logs)
                 if improved and stopper.restore_best_weights:
-                    best = last_good
+                    best = last_good[0]
                 if stop:
                     history.stopped_early = True
                     progress.message(f"early stopping after epoch {epoch + 1}: {stopper.monitor} "
@@ -169,7 +180,7 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
                     break
     except KeyboardInterrupt:
         # The backend may have been stopped mid-update: fall back to the last completed epoch.
-        model._set_parameters(last_good)
+        restore(last_good)
         history.interrupted = True
         warnings.warn(f"training interrupted after {history.epochs} completed epochs; their "
                       f"weights were kept", RuntimeWarning, stacklevel=3)
