@@ -14,4 +14,19 @@ from .training.stopping import EarlyStopping
 __version__ = "0.1.0"
 
 __all__ = ["SGD", "Adam", "Dense", "DeviceError", "DivergenceError", "EarlyStopping", "History",
-           "Sequential", "__version__"]
+           "MLPClassifier", "MLPRegressor", "Sequential", "__version__"]
+
+#: Names importing scikit-learn, loaded on first access (PEP 562) to keep ``import fastbp`` light.
+_LAZY = {"MLPClassifier": ".estimators", "MLPRegressor": ".estimators"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

@@ -9,7 +9,12 @@ HE_ACTIVATIONS = frozenset({"relu", "leaky_relu", "elu", "gelu"})
 
 
 def glorot_uniform_bound(n_in, n_out, activation):
-    """scikit-learn's Glorot bound ``sqrt(6 / (fan_in + fan_out))``, times ``sqrt(2)`` for sigmoid."""
+    """Glorot/Xavier bound ``sqrt(6 / (fan_in + fan_out))``, times ``sqrt(2)`` for sigmoid.
+
+    The plain bound is scikit-learn's for every activation but ``logistic``; for that one
+    scikit-learn uses ``sqrt(2 / (fan_in + fan_out))`` instead, while fastbp widens the bound by
+    ``sqrt(2)`` as its design specifies. fastbp's estimators draw scikit-learn's own initial weights.
+    """
     bound = math.sqrt(6.0 / (n_in + n_out))
     return bound * math.sqrt(2.0) if activation == "sigmoid" else bound
 

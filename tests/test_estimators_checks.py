@@ -1,0 +1,38 @@
+"""scikit-learn's own estimator checks over fastbp's MLPClassifier and MLPRegressor."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastbp import MLPClassifier, MLPRegressor
+
+#: Small iteration budgets keep the ~50 checks per configuration fast; the default configuration
+#: keeps every other parameter at its default.
+ESTIMATORS = [
+    MLPClassifier(max_iter=100),
+    MLPClassifier(hidden_layer_sizes=(16, 8), activation="tanh", solver="sgd",
+                  learning_rate="adaptive", learning_rate_init=0.05, max_iter=100,
+                  backend="numpy"),
+    MLPClassifier(hidden_layer_sizes=(12,), activation="gelu", solver="lbfgs", max_iter=100),
+    MLPRegressor(max_iter=100),
+    MLPRegressor(hidden_layer_sizes=(16,), activation="elu", solver="sgd",
+                 learning_rate_init=0.01, max_iter=100,
+                 dtype="float64", dropout=0.1),
+    MLPRegressor(hidden_layer_sizes=(10,), solver="lbfgs", max_iter=200),
+]
+
+
+def expected_failures(estimator):
+    """Checks a configuration fails by design, with the reason."""
+    if estimator.dropout:
+        reason = ("dropout draws a mask per row, so a sample repeated twice gets two independent "
+                  "masks where a sample of weight 2 gets one: the fits differ by design")
+        return {"check_sample_weight_equivalence_on_dense_data": reason,
+                "check_sample_weight_equivalence_on_sparse_data": reason}
+    return {}
+
+
+# the iteration budgets are deliberately too small to converge
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
