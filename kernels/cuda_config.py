@@ -34,3 +34,7 @@ ROW_THREADS = 128
 #: ``COLUMN_SUM_ROWS`` threads striding down the rows, then reduced through shared memory.
 COLUMN_SUM_COLS = 32
 COLUMN_SUM_ROWS = 8
+
+#: Most blocks a reduction (loss, penalty) launches: its threads stride over the rest, so its
+#: float64 partial sums (one per block) stay few.
+REDUCTION_BLOCKS = 128

@@ -26,7 +26,7 @@ def check_device():
     from numba import cuda
 
     if not cuda.is_available():
-        reason = " ".join((cuda.cuda_error() or "no CUDA GPU was found").split())
+        reason = " ".join((cuda.cuda_error() or "no CUDA GPU was found").split()).rstrip(".")
         raise DeviceUnavailable(f"numba-cuda is installed but cannot use a GPU: {reason}. The "
                                 f"cuda backend needs an NVIDIA GPU and its driver; with a driver "
                                 f'older than CUDA 13, pip install "fastbp[cuda12]"')

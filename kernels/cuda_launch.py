@@ -8,23 +8,23 @@ them all, with their argument types, for the PTX compilation check.
 import warnings
 
 from numba import cuda, types
-
 from numba.cuda.core.errors import NumbaPerformanceWarning
 
 #: Most threads a CUDA block may have; fixed-size shared scratch arrays are sized for it.
 MAX_BLOCK_THREADS = 1024
 
-#: name -> (kernel, argument kinds) for every kernel made by :func:`kernel`.
+#: name -> (kernel, argument kinds, uses_float64) for every kernel made by :func:`kernel`.
 KERNELS = {}
 
-# Argument kinds: arrays and scalars "of the dtype" follow the float32/float64 of the call.
+# Argument kinds, one letter each; "of the dtype" follows the float32/float64 of the call.
 _KINDS = {
-    "M": lambda t: types.Array(t, 2, "C"),      # matrix of the dtype
-    "V": lambda t: types.Array(t, 1, "C"),      # vector of the dtype
-    "S": lambda t: t,                           # scalar of the dtype
+    "M": lambda t: types.Array(t, 2, "C"),              # matrix of the dtype
+    "V": lambda t: types.Array(t, 1, "C"),              # vector of the dtype
+    "S": lambda t: t,                                   # scalar of the dtype
     "D": lambda t: types.Array(types.float64, 1, "C"),  # float64 vector (partial sums)
+    "I": lambda t: types.Array(types.int64, 1, "C"),    # int64 vector (indices, flags)
+    "f": lambda t: types.float64,
     "i": lambda t: types.int64,
-    "u": lambda t: types.uint64,
     "b": lambda t: types.boolean,
 }
 
@@ -35,17 +35,23 @@ def argument_types(kinds, dtype):
     return tuple(_KINDS[k](t) for k in kinds)
 
 
-def kernel(kinds):
+def kernel(kinds, uses_float64=False):
     """Decorator: compile ``fn`` lazily as a CUDA kernel and register it under its name.
 
     Parameters
     ----------
     kinds : str
         One letter per argument (see ``_KINDS``), for the PTX check's signatures.
+    uses_float64 : bool
+        The kernel computes in float64 on purpose even for float32 data (float64 sums of a loss or
+        a penalty, dropout's float64 draws shared with the CPU); every other kernel must compile
+        float32 data without a float64 instruction.
     """
+    # Cached on disk like the CPU kernels. Numba checks only the kernel's own file for changes, so
+    # after editing a device function in cuda_math.py delete kernels/__pycache__ (developers only).
     def decorate(fn):
         compiled = cuda.jit(cache=True)(fn)
-        KERNELS[fn.__name__] = (compiled, kinds)
+        KERNELS[fn.__name__] = (compiled, kinds, uses_float64)
         return compiled
     return decorate
 

@@ -1,0 +1,74 @@
+"""numba-cuda kernels: the interface of :mod:`fastbp.kernels.reference` on an NVIDIA GPU.
+
+Same names and argument order as :mod:`fastbp.kernels.cpu`; arrays are numba device arrays (move
+them with :func:`to_device` / :func:`to_host`), outputs preallocated and passed first. The
+functions are host launchers (:mod:`~fastbp.kernels.cuda_ops`, :mod:`~fastbp.kernels.cuda_epoch`)
+that queue kernels on the default stream; kernels compile lazily, once per dtype, and block sizes
+and tile shapes come from :mod:`fastbp.kernels.cuda_config`. See :mod:`fastbp.kernels` for the
+shared conventions.
+
+Importing this module needs numba-cuda but no GPU; :func:`fastbp.kernels.cuda_device.check_device`
+says whether kernels can run here.
+"""
+
+import numpy as np
+from numba import cuda
+
+from . import cuda_gemm, cuda_launch
+from .cuda_epoch import train_epoch
+from .cuda_ops import (
+    activation_backward,
+    activation_forward,
+    adam_learning_rate,
+    adam_update,
+    dense_backward,
+    dense_forward,
+    dropout_backward,
+    dropout_forward,
+    loss_backward,
+    loss_forward,
+    penalty_backward,
+    penalty_forward,
+    sgd_update,
+)
+
+__all__ = [
+    "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
+    "copy_to_device", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
+    "loss_backward", "loss_forward", "penalty_backward", "penalty_forward", "ptx_targets",
+    "sgd_update", "to_device", "to_host", "train_epoch",
+]
+
+
+def to_device(array):
+    """A device copy of the host array ``array`` (C-contiguous, same dtype)."""
+    return cuda.to_device(np.ascontiguousarray(array))
+
+
+def to_host(array):
+    """A NumPy copy of the device array ``array``."""
+    return array.copy_to_host()
+
+
+def copy_to_device(device_array, host_array):
+    """Overwrite ``device_array`` with the values of the NumPy array ``host_array``."""
+    device_array.copy_to_device(np.ascontiguousarray(host_array))
+
+
+def ptx_targets():
+    """Every kernel of this backend, for compiling each one ahead of time.
+
+    Returns
+    -------
+    list of (name, dtype, python function, argument types, uses_float64)
+        One entry per kernel and dtype; the GEMMs at the current tile config, both variants.
+        ``uses_float64`` marks kernels that compute in float64 on purpose, even for float32.
+    """
+    kernels = dict(cuda_launch.KERNELS)
+    for form in cuda_gemm.FORMS:
+        for variant, label in ((1, "plain"), (2, "blocked")):
+            kernel = cuda_gemm.configured(form, variant)[0]
+            kernels[f"gemm_{label}_{form}"] = (kernel, cuda_gemm.KINDS, False)
+    return [(name, dtype, kernel.py_func, cuda_launch.argument_types(kinds, dtype), uses_float64)
+            for name, (kernel, kinds, uses_float64) in kernels.items()
+            for dtype in ("float32", "float64")]
