@@ -3,6 +3,7 @@
 import importlib
 
 from .errors import DeviceError
+from .names import choice
 
 #: Each backend is a module implementing the interface of :mod:`fastbp.kernels.reference`.
 BACKENDS = {"numpy": "fastbp.kernels.reference", "cpu": "fastbp.kernels.cpu",
@@ -11,11 +12,7 @@ BACKENDS = {"numpy": "fastbp.kernels.reference", "cpu": "fastbp.kernels.cpu",
 
 def backend_name(name):
     """Validated backend name."""
-    if not isinstance(name, str):
-        raise TypeError(f"backend must be a string, one of {list(BACKENDS)}; got {name!r}")
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; expected one of {list(BACKENDS)}")
-    return name
+    return choice("backend", name, tuple(BACKENDS))
 
 
 def load(name):

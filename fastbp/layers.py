@@ -27,7 +27,7 @@ class Dense:
         Number of units.
     activation : str, default="identity"
         One of ``identity, sigmoid (alias logistic), tanh, relu, leaky_relu, elu, gelu, softplus,
-        softmax``; softmax only on a model's last layer.
+        softmax, exp``; softmax and exp only on a model's last layer.
     init : {"glorot_uniform", "he_uniform"} or None
         Initialiser; None picks He for the ReLU family and Glorot otherwise.
     dropout : float in [0, 1), default=0
@@ -92,7 +92,8 @@ class Dense:
             raise ValueError(f"{name} must have shape {shape} for Dense({self.n_in}, {self.n_out}); "
                              f"got {array.shape}")
         dtype = np.float64 if self._dtype is None else self._dtype
-        array = np.array(array, dtype=dtype, order="C")  # always a copy we own
+        with np.errstate(over="ignore"):  # overflow to inf is reported just below
+            array = np.array(array, dtype=dtype, order="C")  # always a copy we own
         if not np.all(np.isfinite(array)):
             raise ValueError(f"{name} contains NaN or infinity (after conversion to {array.dtype})")
         return array

@@ -12,23 +12,24 @@ DTYPES = ("float32", "float64")
 
 
 class _Buffers:
-    """Activations and gradients for one batch size, allocated once and reused across calls."""
+    """Activations and gradients for one batch size, in the backend's memory, allocated once and
+    reused across calls. The gradient is one flat vector in the parameters' layout."""
 
     def __init__(self, model, n):
-        dtype = model.dtype
+        k, dtype = model._kernels, model.dtype
         last = len(model.layers) - 1
         self.n = n
         self.outs, self.pres, self.grads = [], [], []
         for i, layer in enumerate(model.layers):
-            out = np.empty((n, layer.n_out), dtype)
+            out = k.empty((n, layer.n_out), dtype)
             # pre aliases out unless something reads z later (see fastbp.kernels)
             keep_pre = (model._codes[i] in codes.NEEDS_PREACTIVATION
                         or (i == last and model._loss_code in codes.LOGIT_LOSSES))
             self.outs.append(out)
-            self.pres.append(np.empty_like(out) if keep_pre else out)
-            self.grads.append(np.empty_like(out))
-        self.dWs = [np.empty_like(layer.W) for layer in model.layers]
-        self.dbs = [np.empty_like(layer.b) for layer in model.layers]
+            self.pres.append(k.empty((n, layer.n_out), dtype) if keep_pre else out)
+            self.grads.append(k.empty((n, layer.n_out), dtype))
+        self.gradient = k.empty(model._theta.shape, dtype)
+        self.parameter_grads = model._views(self.gradient)
 
 
 class Sequential:
@@ -38,12 +39,14 @@ class Sequential:
     ----------
     layers : list of Dense
         Each layer's ``n_in`` must equal the previous layer's ``n_out``.
-    loss : {"squared_error", "mse", "cross_entropy", "binary_cross_entropy"}
+    loss : {"squared_error", "mse", "cross_entropy", "binary_cross_entropy", "poisson"}
         ``squared_error`` is ``1/2`` times the mean over samples and outputs of ``(a - y)^2``
         (scikit-learn's convention); ``mse`` is the plain mean (PyTorch's and Keras's);
         ``cross_entropy`` needs a softmax output and takes integer labels or one-hot rows;
         ``binary_cross_entropy`` needs a sigmoid output and is summed over outputs, averaged over
-        samples (scikit-learn's convention, binary and multilabel).
+        samples (scikit-learn's convention, binary and multilabel); ``poisson`` needs an exp output
+        and non-negative targets, and is scikit-learn's half Poisson deviance, summed over outputs
+        and averaged over samples.
     dtype : {"float32", "float64"}, default="float32"
     backend : {"cpu", "numpy"}, default="cpu"
         ``cpu`` runs the Numba kernels, ``numpy`` the NumPy reference kernels.
@@ -63,15 +66,11 @@ class Sequential:
         self._dims = np.array([self.n_inputs] + [layer.n_out for layer in self.layers], np.int64)
         self._activation_codes = np.array(self._codes, np.int64)
         self._dropout = np.array([layer.dropout for layer in self.layers], np.float64)
-        offsets = layout.parameter_offsets(self._dims.tolist())
         #: every parameter in one vector (see fastbp.kernels.layout); layers hold views of it
-        self._theta = np.empty(offsets[-1], self.dtype)
+        self._theta = np.empty(layout.parameter_offsets(self._dims)[-1], self.dtype)
         rng = np.random.default_rng(seed)
-        for layer, start in zip(self.layers, offsets):
-            split = start + layer.n_in * layer.n_out
-            layer._build(rng, initializers.draw,
-                         self._theta[start:split].reshape(layer.n_in, layer.n_out),
-                         self._theta[split:split + layer.n_out])
+        for layer, (W, b) in zip(self.layers, self._views(self._theta)):
+            layer._build(rng, initializers.draw, W, b)
         self._buffers = None
         self._samples_seen = 0
 
@@ -88,9 +87,11 @@ class Sequential:
                                  f"{layers[i].n_in} inputs but layers[{i - 1}] has "
                                  f"{layers[i - 1].n_out} outputs")
         for i, layer in enumerate(layers[:-1]):
-            if layer.activation == "softmax":
-                raise ValueError(f"softmax is allowed only on the last layer; layers[{i}] of "
-                                 f"{len(layers)} uses it")
+            # both are output links (softmax to class probabilities, exp to Poisson rates); exp as
+            # a hidden activation would compound exponentials and overflow within a few layers
+            if layer.activation in ("softmax", "exp"):
+                raise ValueError(f"{layer.activation} is allowed only on the last layer; "
+                                 f"layers[{i}] of {len(layers)} uses it")
         if layers[-1].dropout > 0:
             raise ValueError(f"dropout applies to hidden layers only; the last layer has "
                              f"dropout={layers[-1].dropout}")
@@ -138,28 +139,36 @@ class Sequential:
                  f"backend {self.backend})"]
         print_fn("\n".join(lines))
 
-    # ---- the passes -------------------------------------------------------------------------
+    # ---- the passes, on arrays in the backend's memory ------------------------------------
+    def _views(self, flat):
+        """``[(W, b), ...]`` views of a flat vector in the parameters' layout, host or device."""
+        return list(zip(*layout.parameter_views(flat, self._dims)))
+
+    def _device_parameters(self):
+        """The parameters where the backend computes: the layers' own arrays on a host backend,
+        a fresh device copy otherwise."""
+        return self._views(self._kernels.to_device(self._theta))
+
     def _buffers_for(self, n):
         if self._buffers is None or self._buffers.n != n:
             self._buffers = _Buffers(self, n)
         return self._buffers
 
-    def _forward(self, X):
-        """Run every layer on the validated ``X``; returns the filled buffers."""
+    def _forward(self, X, params):
+        """Run every layer on ``X`` with ``params``; returns the filled buffers."""
         buf = self._buffers_for(X.shape[0])
         x = X
-        for i, layer in enumerate(self.layers):
-            self._kernels.dense_forward(buf.outs[i], buf.pres[i], x, layer.W, layer.b,
-                                        self._codes[i])
+        for i, (W, b) in enumerate(params):
+            self._kernels.dense_forward(buf.outs[i], buf.pres[i], x, W, b, self._codes[i])
             x = buf.outs[i]
         return buf
 
-    def _loss(self, X, Y, weight):
-        buf = self._forward(X)
+    def _loss(self, X, Y, weight, params):
+        buf = self._forward(X, params)
         return self._kernels.loss_forward(buf.pres[-1], buf.outs[-1], Y, weight, self._loss_code)
 
-    def _backward(self, X, Y, weight):
-        """Backpropagate from the last forward pass; fills ``dWs`` and ``dbs``."""
+    def _backward(self, X, Y, weight, params):
+        """Backpropagate from the last forward pass; fills the buffers' flat ``gradient``."""
         buf = self._buffers
         k = self._kernels
         last = len(self.layers) - 1
@@ -168,16 +177,24 @@ class Sequential:
             # a logits-form loss already returned dL/dz of the output layer
             fused = i == last and self._loss_code in codes.LOGIT_LOSSES
             activation = codes.IDENTITY if fused else self._codes[i]
-            layer = self.layers[i]
-            k.dense_backward(buf.grads[i - 1] if i > 0 else None, buf.dWs[i], buf.dbs[i],
-                             buf.grads[i], X if i == 0 else buf.outs[i - 1], layer.W,
-                             buf.outs[i], buf.pres[i], activation)
+            dW, db = buf.parameter_grads[i]
+            k.dense_backward(buf.grads[i - 1] if i > 0 else None, dW, db, buf.grads[i],
+                             X if i == 0 else buf.outs[i - 1], params[i][0], buf.outs[i],
+                             buf.pres[i], activation)
         return buf
 
+    def _loss_and_gradient(self, X, Y, weight):
+        """Loss and flat gradient (host array in the parameters' layout) at the current weights."""
+        params = self._device_parameters()
+        loss = self._loss(X, Y, weight, params)
+        return loss, self._kernels.to_host(self._backward(X, Y, weight, params).gradient)
+
     def _prepared(self, X, y, sample_weight=None):
+        """Validated ``X``, targets and per-sample weights, in the backend's memory."""
         X = check_X(X, self.n_inputs, self.dtype)
         Y = check_y(y, X.shape[0], self.n_outputs, self._loss_code, self.dtype)
-        return X, Y, check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        w = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return tuple(self._kernels.to_device(a) for a in (X, Y, w))
 
     # ---- the public API ---------------------------------------------------------------------
     def forward(self, X):
@@ -191,11 +208,13 @@ class Sequential:
         -------
         ndarray, shape (n_samples, n_outputs), of the model's dtype
         """
-        return self._forward(check_X(X, self.n_inputs, self.dtype)).outs[-1].copy()
+        X = self._kernels.to_device(check_X(X, self.n_inputs, self.dtype))
+        out = self._forward(X, self._device_parameters()).outs[-1]
+        return np.array(self._kernels.to_host(out))  # a copy the caller owns
 
     def loss(self, X, y, sample_weight=None):
         """The loss on ``(X, y)`` as a float (sample-weighted mean if weights are given)."""
-        return self._loss(*self._prepared(X, y, sample_weight))
+        return self._loss(*self._prepared(X, y, sample_weight), self._device_parameters())
 
     def gradients(self, X, y, sample_weight=None):
         """Every parameter's gradient by backpropagation: one forward and one backward pass.
@@ -205,10 +224,8 @@ class Sequential:
         list of (dW, db)
             In layer order; ``dW`` of shape (n_in, n_out), ``db`` of shape (n_out,).
         """
-        X, Y, w = self._prepared(X, y, sample_weight)
-        self._forward(X)
-        buf = self._backward(X, Y, w)
-        return [(dW.copy(), db.copy()) for dW, db in zip(buf.dWs, buf.dbs)]
+        _, gradient = self._loss_and_gradient(*self._prepared(X, y, sample_weight))
+        return self._views(np.array(gradient))
 
     def numerical_gradients(self, X, y, eps=1e-6, sample_weight=None):
         """Every gradient by central differences, one parameter at a time (two forward passes each).
@@ -222,24 +239,32 @@ class Sequential:
         """
         eps = check_positive_float("eps", eps)
         X, Y, w = self._prepared(X, y, sample_weight)
-        result = []
-        for layer in self.layers:
-            grads = []
-            for param in (layer.W, layer.b):
-                grad = np.empty_like(param)
-                flat, flat_grad = param.reshape(-1), grad.reshape(-1)  # views of the live arrays
-                for j in range(flat.size):
-                    original = flat[j]
-                    flat[j] = original + eps
-                    plus, upper = self._loss(X, Y, w), float(flat[j])
-                    flat[j] = original - eps
-                    minus, lower = self._loss(X, Y, w), float(flat[j])
-                    flat[j] = original
-                    # divide by the step actually taken after rounding to the model's dtype
-                    flat_grad[j] = (plus - minus) / (upper - lower)
-                grads.append(grad)
-            result.append(tuple(grads))
-        return result
+        theta = self._kernels.to_device(self._theta)  # the model's own vector on a host backend
+        params = self._views(theta)
+        buf = self._forward(X, params)
+        # Every lookup done once here rather than in each of the 2P passes: at small sizes they
+        # would cost as much as the kernels themselves.
+        dense_forward, loss_forward = self._kernels.dense_forward, self._kernels.loss_forward
+        layer_calls = [(buf.outs[i], buf.pres[i], X if i == 0 else buf.outs[i - 1], W, b,
+                        self._codes[i]) for i, (W, b) in enumerate(params)]
+        loss_call = (buf.pres[-1], buf.outs[-1], Y, w, self._loss_code)
+
+        def loss():
+            for args in layer_calls:
+                dense_forward(*args)
+            return loss_forward(*loss_call)
+
+        gradient = np.empty_like(self._theta)
+        for j in range(gradient.size):
+            original = theta[j]
+            theta[j] = original + eps
+            plus, upper = loss(), float(theta[j])
+            theta[j] = original - eps
+            minus, lower = loss(), float(theta[j])
+            theta[j] = original
+            # divide by the step actually taken after rounding to the model's dtype
+            gradient[j] = (plus - minus) / (upper - lower)
+        return self._views(gradient)
 
     def step(self, X, y, lr, sample_weight=None):
         """One plain gradient-descent step ``theta <- theta - lr * dL/dtheta``.
@@ -250,14 +275,8 @@ class Sequential:
             The loss before the step.
         """
         lr = check_positive_float("lr", lr)
-        X, Y, w = self._prepared(X, y, sample_weight)
-        buf = self._forward(X)
-        loss = self._kernels.loss_forward(buf.pres[-1], buf.outs[-1], Y, w, self._loss_code)
-        self._backward(X, Y, w)
-        step = self.dtype.type(lr)
-        for layer, dW, db in zip(self.layers, buf.dWs, buf.dbs):
-            layer.W -= step * dW
-            layer.b -= step * db
+        loss, gradient = self._loss_and_gradient(*self._prepared(X, y, sample_weight))
+        self._theta -= self.dtype.type(lr) * gradient
         return loss
 
     def _set_parameters(self, theta):
@@ -326,9 +345,9 @@ class Sequential:
 
 def _dtype_name(dtype):
     """``'float32'`` for any spelling NumPy understands (np.float32, "f4", ...); else the repr."""
-    if isinstance(dtype, str):
-        return np.dtype(dtype).name if dtype in np.sctypeDict else dtype
+    if dtype is None:
+        return None  # np.dtype(None) is float64: refuse it rather than silently pick a precision
     try:
         return np.dtype(dtype).name
     except TypeError:
-        return repr(dtype)
+        return dtype if isinstance(dtype, str) else repr(dtype)

@@ -17,12 +17,14 @@ from .codes import (
     BINARY_CROSS_ENTROPY,
     CROSS_ENTROPY,
     ELU,
+    EXP,
     GELU,
     IDENTITY,
     LEAKY_RELU,
     LEAKY_RELU_SLOPE,
     LOGIT_LOSSES,
     MSE,
+    POISSON,
     RELU,
     SIGMOID,
     SOFTMAX,
@@ -36,7 +38,9 @@ from . import layout
 _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
 
-jit = njit(cache=True, nogil=True)
+# error_model="numpy": IEEE semantics for x/0 instead of a ZeroDivisionError check per division,
+# which would keep LLVM from vectorising every loop that divides.
+jit = njit(cache=True, nogil=True, error_model="numpy")
 
 
 @jit
@@ -113,6 +117,11 @@ def activation_forward(out, z, activation):
             inv = one / s
             for j in range(k):
                 out[i, j] *= inv
+    elif activation == EXP:
+        # inf beyond ~88 (float32) / ~709 (float64): the true value overflows, as in the reference
+        for i in range(n):
+            for j in range(k):
+                out[i, j] = math.exp(z[i, j])
 
 
 @jit
@@ -142,23 +151,21 @@ def activation_backward(grad, out, pre, activation):
             for j in range(k):
                 a = out[i, j]
                 grad[i, j] *= one - a * a
+    # the ReLU family as selects, not conditional stores: LLVM vectorises selects
     elif activation == RELU:
         for i in range(n):
             for j in range(k):
-                if not out[i, j] > zero:
-                    grad[i, j] = zero
+                grad[i, j] = grad[i, j] if out[i, j] > zero else zero
     elif activation == LEAKY_RELU:
         slope = t(LEAKY_RELU_SLOPE)
         for i in range(n):
             for j in range(k):
-                if not out[i, j] > zero:
-                    grad[i, j] *= slope
+                grad[i, j] *= one if out[i, j] > zero else slope
     elif activation == ELU:
         for i in range(n):
             for j in range(k):
                 a = out[i, j]
-                if not a > zero:
-                    grad[i, j] *= a + one
+                grad[i, j] *= one if a > zero else a + one
     elif activation == GELU:
         half, c, d = t(0.5), t(_SQRT_HALF), t(_INV_SQRT_2PI)
         for i in range(n):
@@ -176,6 +183,10 @@ def activation_backward(grad, out, pre, activation):
                 dot += grad[i, j] * out[i, j]
             for j in range(k):
                 grad[i, j] = out[i, j] * (grad[i, j] - dot)
+    elif activation == EXP:
+        for i in range(n):
+            for j in range(k):
+                grad[i, j] *= out[i, j]  # exp' = exp
 
 
 @jit
@@ -273,19 +284,30 @@ def loss_forward(pre, out, y, weight, loss):
                 r = out[i, j] - y[i, j]
                 row += np.float64(r * r * inv_k)
         elif loss == CROSS_ENTROPY:
-            m = pre[i, 0]
+            # log-sum-exp = m + log1p(sum of the other exp(z - m)), as in the reference; the
+            # softmax output holds those exps already: exp(z_j - m) = a_j / a_max
+            top = 0
             for j in range(1, k):
-                m = max(m, pre[i, j])
-            s = zero
+                if pre[i, j] > pre[i, top]:
+                    top = j
+            others = zero
             for j in range(k):
-                s += math.exp(pre[i, j] - m)
-            log_sum_exp = m + math.log(s)
+                if j != top:
+                    others += out[i, j]
+            log_sum_exp = pre[i, top] + math.log1p(others / out[i, top])
             for j in range(k):
                 row += np.float64(y[i, j] * (log_sum_exp - pre[i, j]))
         elif loss == BINARY_CROSS_ENTROPY:
             for j in range(k):
                 z = pre[i, j]
                 row += np.float64(max(z, zero) - z * y[i, j] + math.log1p(math.exp(-abs(z))))
+        elif loss == POISSON:
+            # exp(z) - y z + (xlogy(y, y) - y), as in the reference; out holds exp(z) already.
+            # xlogy as a select: y log y is NaN at y = 0, where the select takes 0
+            for j in range(k):
+                v, z = y[i, j], pre[i, j]
+                y_log_y = v * math.log(v) if v > zero else zero
+                row += np.float64((out[i, j] - v * z) + (y_log_y - v))
         total += row * np.float64(weight[i])
     return total
 
@@ -326,13 +348,26 @@ def penalty_forward(W, l2, l1):
     l2, l1 : float
     """
     # () <- W (n_in, n_out)
-    squares = 0.0
-    absolutes = 0.0
-    for v in W.ravel():
-        w = np.float64(v)  # Numba's float() keeps a float32 a float32
-        squares += w * w
-        absolutes += abs(w)
-    return 0.5 * l2 * squares + l1 * absolutes
+    return 0.5 * l2 * _sum_of_squares(W.ravel()) + (l1 * _sum_of_abs(W.ravel()) if l1 else 0.0)
+
+
+# reassoc lets LLVM split these float64 sums into SIMD lanes (the order changes, not the
+# precision); indexed loops, because Numba's array iterator defeats the vectoriser
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _sum_of_squares(w):
+    total = 0.0
+    for i in range(w.size):
+        v = np.float64(w[i])  # Numba's float() keeps a float32 a float32
+        total += v * v
+    return total
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _sum_of_abs(w):
+    total = 0.0
+    for i in range(w.size):
+        total += abs(np.float64(w[i]))
+    return total
 
 
 @jit
@@ -456,7 +491,7 @@ def adam_learning_rate(lr, beta_1, beta_2, t):
 
 # ---- one epoch ------------------------------------------------------------------------------
 
-_parameter_offsets = jit(layout.parameter_offsets)
+_parameter_views = jit(layout.parameter_views)
 
 
 @jit
@@ -536,17 +571,8 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
     """
     # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out)
     n_layers = len(dims) - 1
-    offsets = _parameter_offsets(dims)
-    Ws = [theta[0:dims[0] * dims[1]].reshape((dims[0], dims[1]))]
-    bs = [theta[dims[0] * dims[1]:offsets[1]]]
-    dWs = [grad[0:dims[0] * dims[1]].reshape((dims[0], dims[1]))]
-    dbs = [grad[dims[0] * dims[1]:offsets[1]]]
-    for i in range(1, n_layers):
-        n_in, n_out, o = dims[i], dims[i + 1], offsets[i]
-        Ws.append(theta[o:o + n_in * n_out].reshape((n_in, n_out)))
-        bs.append(theta[o + n_in * n_out:offsets[i + 1]])
-        dWs.append(grad[o:o + n_in * n_out].reshape((n_in, n_out)))
-        dbs.append(grad[o + n_in * n_out:offsets[i + 1]])
+    Ws, bs = _parameter_views(theta, dims)
+    dWs, dbs = _parameter_views(grad, dims)
     n = order.shape[0]
     full = _batch_buffers(dims, min(batch_size, n), X)
     ragged = _batch_buffers(dims, n % batch_size if n > batch_size else 0, X)
@@ -566,6 +592,11 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
         else:
             sgd_update(theta, grad, state_a, lr, momentum, nesterov)
     return total / n, step
+
+
+def empty(shape, dtype):
+    """An uninitialised array where this backend computes."""
+    return np.empty(shape, dtype)
 
 
 def to_device(array):

@@ -34,10 +34,15 @@ from .cuda_ops import (
 
 __all__ = [
     "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
-    "copy_to_device", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
+    "copy_to_device", "dense_backward", "empty", "dense_forward", "dropout_backward", "dropout_forward",
     "loss_backward", "loss_forward", "penalty_backward", "penalty_forward", "ptx_targets",
     "sgd_update", "to_device", "to_host", "train_epoch",
 ]
+
+
+def empty(shape, dtype):
+    """An uninitialised device array."""
+    return cuda.device_array(shape, dtype)
 
 
 def to_device(array):

@@ -32,7 +32,7 @@ from .cuda_ops import (
     reduction_blocks,
 )
 from .cuda_training import batch_weights, finish_batch_loss, gather_rows
-from .layout import parameter_offsets
+from .layout import parameter_views
 
 
 class _Workspace:
@@ -67,17 +67,6 @@ def _workspace(dims, activations, dropout, loss, m, dtype):
 def _host(array):
     """A small metadata array (widths, codes, rates) on the host, wherever it was given."""
     return array.copy_to_host() if hasattr(array, "copy_to_host") else np.asarray(array)
-
-
-def _layer_views(flat, dims):
-    """Each layer's ``W`` (n_in, n_out) and ``b`` (n_out,) as views of the flat device vector."""
-    offsets = parameter_offsets(dims)
-    Ws, bs = [], []
-    for i in range(len(dims) - 1):
-        split = offsets[i] + dims[i] * dims[i + 1]
-        Ws.append(flat[offsets[i]:split].reshape(dims[i], dims[i + 1]))
-        bs.append(flat[split:offsets[i + 1]])
-    return Ws, bs
 
 
 class _BatchLosses:
@@ -163,7 +152,7 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
     dims = tuple(int(d) for d in _host(dims))
     activations = tuple(int(a) for a in _host(activations))
     dropout = tuple(float(r) for r in _host(dropout))
-    (Ws, bs), (dWs, dbs) = _layer_views(theta, dims), _layer_views(grad, dims)
+    (Ws, bs), (dWs, dbs) = parameter_views(theta, dims), parameter_views(grad, dims)
     n = order.shape[0]
     sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
     losses = _BatchLosses(sizes, Ws, penalised=l2 != 0 or l1 != 0)

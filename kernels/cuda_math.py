@@ -15,10 +15,12 @@ from .codes import (
     BINARY_CROSS_ENTROPY,
     CROSS_ENTROPY,
     ELU,
+    EXP,
     GELU,
     LEAKY_RELU,
     LEAKY_RELU_SLOPE,
     MSE,
+    POISSON,
     RELU,
     SIGMOID,
     SOFTPLUS,
@@ -58,6 +60,8 @@ def activate(z, activation):
         return t(0.5) * z * (one + math.erf(z * t(_SQRT_HALF)))
     if activation == SOFTPLUS:
         return max(z, zero) + math.log1p(math.exp(-abs(z)))
+    if activation == EXP:
+        return math.exp(z)  # inf beyond ~88 (float32) / ~709 (float64): the true value overflows
     return z  # IDENTITY
 
 
@@ -85,6 +89,8 @@ def delta(g, a, z, activation):
                     + z * t(_INV_SQRT_2PI) * math.exp(-half * z * z))
     if activation == SOFTPLUS:
         return g * -math.expm1(-a)  # sigma(z) = 1 - exp(-softplus(z))
+    if activation == EXP:
+        return g * a  # exp' = exp
     return g  # IDENTITY
 
 
@@ -118,6 +124,12 @@ def row_loss(pre, out, y, i, loss):
         for j in range(k):
             z = pre[i, j]
             row += np.float64(max(z, zero) - z * y[i, j] + math.log1p(math.exp(-abs(z))))
+    elif loss == POISSON:
+        # exp(z) - y z + (xlogy(y, y) - y), as in the CPU kernel; out holds exp(z) already
+        for j in range(k):
+            v, z = y[i, j], pre[i, j]
+            y_log_y = v * math.log(v) if v > zero else zero
+            row += np.float64((out[i, j] - v * z) + (y_log_y - v))
     return row
 
 

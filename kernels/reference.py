@@ -8,21 +8,23 @@ backends cannot leak into the answers they are tested against. Same names and ar
 import math
 
 import numpy as np
-from scipy.special import erf
+from scipy.special import erf, xlogy
 
-from .layout import parameter_offsets
+from .layout import parameter_views
 
 from .codes import (
     ADAM,
     BINARY_CROSS_ENTROPY,
     CROSS_ENTROPY,
     ELU,
+    EXP,
     GELU,
     IDENTITY,
     LEAKY_RELU,
     LEAKY_RELU_SLOPE,
     LOGIT_LOSSES,
     MSE,
+    POISSON,
     RELU,
     SIGMOID,
     SOFTMAX,
@@ -68,6 +70,8 @@ def activation_forward(out, z, activation):
     elif activation == SOFTMAX:
         e = np.exp(z - z.max(axis=1, keepdims=True))
         out[...] = e / e.sum(axis=1, keepdims=True)
+    elif activation == EXP:
+        out[...] = np.exp(z)  # inf beyond ~88 (float32) / ~709 (float64): the true value overflows
     else:
         raise ValueError(f"unknown activation code {activation}")
 
@@ -108,6 +112,8 @@ def activation_backward(grad, out, pre, activation):
     elif activation == SOFTMAX:
         # Jacobian-vector product of softmax: a * (g - <g, a>) per row
         grad[...] = a * (grad - (grad * a).sum(axis=1, keepdims=True))
+    elif activation == EXP:
+        grad *= a  # exp' = exp
     else:
         raise ValueError(f"unknown activation code {activation}")
 
@@ -164,11 +170,21 @@ def _per_sample_loss(pre, out, y, loss):
     if loss == MSE:
         return (out - y) ** 2 / out.shape[1]
     if loss == CROSS_ENTROPY:
-        m = pre.max(axis=1, keepdims=True)
-        log_sum_exp = m + np.log(np.exp(pre - m).sum(axis=1, keepdims=True))
+        # log-sum-exp = m + log1p(sum of the other exp(z - m)): the max term is exactly 1, and
+        # log1p keeps a confident row's tiny loss accurate where log(1 + tiny) would round it
+        top = pre.argmax(axis=1)
+        rows = np.arange(pre.shape[0])
+        m = pre[rows, top][:, None]
+        others = np.exp(pre - m)
+        others[rows, top] = 0
+        log_sum_exp = m + np.log1p(others.sum(axis=1, keepdims=True))
         return y * (log_sum_exp - pre)  # -y * log_softmax(z)
     if loss == BINARY_CROSS_ENTROPY:
         return np.maximum(pre, 0) - pre * y + np.log1p(np.exp(-np.abs(pre)))
+    if loss == POISSON:
+        # half Poisson deviance from z = log(rate): exp(z) - y z, plus the constant xlogy(y, y) - y
+        # that makes it scikit-learn's value (0 at a perfect fit); xlogy(0, 0) = 0
+        return (np.exp(pre) - y * pre) + (xlogy(y, y) - y)
     raise ValueError(f"unknown loss code {loss}")
 
 
@@ -214,8 +230,8 @@ def loss_backward(grad, pre, out, y, weight, loss):
         grad[...] = (out - y) * (w / k)
     elif loss == MSE:
         grad[...] = (out - y) * (2 * w / k)
-    elif loss in (CROSS_ENTROPY, BINARY_CROSS_ENTROPY):
-        grad[...] = (out - y) * w
+    elif loss in (CROSS_ENTROPY, BINARY_CROSS_ENTROPY, POISSON):
+        grad[...] = (out - y) * w  # the fused delta dL/dz: a - y for softmax, sigmoid and exp
     else:
         raise ValueError(f"unknown loss code {loss}")
 
@@ -394,14 +410,8 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
     """
     # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out)
     n_layers = len(dims) - 1
-    offsets = parameter_offsets(dims)
-    Ws, bs, dWs, dbs = [], [], [], []
-    for i in range(n_layers):
-        n_in, n_out, o = dims[i], dims[i + 1], offsets[i]
-        Ws.append(theta[o:o + n_in * n_out].reshape(n_in, n_out))
-        bs.append(theta[o + n_in * n_out:offsets[i + 1]])
-        dWs.append(grad[o:o + n_in * n_out].reshape(n_in, n_out))
-        dbs.append(grad[o + n_in * n_out:offsets[i + 1]])
+    Ws, bs = parameter_views(theta, dims)
+    dWs, dbs = parameter_views(grad, dims)
     fused = loss in LOGIT_LOSSES
     total = 0.0
     n = order.shape[0]
@@ -449,6 +459,11 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
         else:
             sgd_update(theta, grad, state_a, lr, momentum, nesterov)
     return total / n, step
+
+
+def empty(shape, dtype):
+    """An uninitialised array where this backend computes."""
+    return np.empty(shape, dtype)
 
 
 def to_device(array):

@@ -15,6 +15,7 @@ import pytest
 from helpers import (
     ACTIVATIONS,
     DTYPES,
+    EXP_EDGE,
     LOSSES,
     assert_close,
     kernel_rtol,
@@ -173,8 +174,10 @@ def test_dense_backward_without_dx(dtype):
     assert_close(kc.to_host(d_db), db, kernel_rtol(dtype), "db")
 
 
-def _extremes(dtype):
-    big = 1e3 if dtype == np.float32 else 1e4
+def _extremes(dtype, exp=False):
+    """Rows of ordinary and huge pre-activations; for ``exp``, huge stops at the edge of its finite
+    range (exp(1e4) is beyond float64 for real)."""
+    big = EXP_EDGE[np.dtype(dtype)] if exp else (1e3 if dtype == np.float32 else 1e4)
     z = np.array([-big, -50, -1, -1e-3, 0, 1e-3, 1, 50, big], dtype)
     return np.stack([z, -z, np.roll(z, 3)])  # several rows for softmax
 
@@ -184,8 +187,9 @@ def _extremes(dtype):
 def test_activation_kernels(activation, dtype):
     """Standalone forward and backward on ordinary and extreme pre-activations: finite, and equal."""
     rng = _rng("activation", activation, dtype)
-    z = np.concatenate([rng.standard_normal((N, 9)), _extremes(dtype)]).astype(dtype)
     code = codes.ACTIVATION_CODES[activation]
+    z = np.concatenate([rng.standard_normal((N, 9)),
+                        _extremes(dtype, exp=code == codes.EXP)]).astype(dtype)
     out = np.empty_like(z)
     reference.activation_forward(out, z, code)
     d_out = _dev(np.empty_like(z))
@@ -204,7 +208,8 @@ def test_activation_kernels(activation, dtype):
 def test_loss_kernels(loss, dtype, extreme):
     rng = _rng("loss", loss, dtype, extreme)
     code = codes.LOSS_CODES[loss]
-    pre = (_extremes(dtype)[:, :N_OUT].repeat(5, axis=0)[:N] if extreme
+    exp = code == codes.POISSON
+    pre = (_extremes(dtype, exp)[:, :N_OUT].repeat(5, axis=0)[:N] if extreme
            else rng.standard_normal((N, N_OUT)).astype(dtype) * 3)
     out = np.empty_like(pre)
     activation = codes.LOGIT_LOSS_ACTIVATION.get(code, codes.TANH)
@@ -309,6 +314,8 @@ EPOCHS = {
                              (0.25, 0.0), "adam", 0.1, 0.05),
     "nesterov-float32": (np.float32, (5, 6, 4, 2), ("tanh", "relu", "identity"), "squared_error",
                          (0.0, 0.0, 0.0), "nesterov", 0.0, 0.0),
+    "sgd-poisson-float32": (np.float32, (5, 6, 2), ("softplus", "exp"), "poisson", (0.0, 0.0),
+                            "sgd", 0.1, 0.0),
 }
 
 

@@ -285,10 +285,54 @@ def test_regressor_early_stopping_matches_sklearn():
     _assert_same_weights(ours, theirs)
 
 
-def test_poisson_loss_is_refused_clearly():
-    X, y = _regression()
-    with pytest.raises(ValueError, match="poisson"):
-        MLPRegressor(loss="poisson").fit(X, np.abs(y))
+def _counts(n=150, d=5, k=1, seed=0):
+    """Poisson counts (zeros included) whose log-rate is a smooth function of X."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    Y = rng.poisson(np.exp(0.5 * np.tanh(X @ rng.standard_normal((d, k))))).astype(np.float64)
+    assert np.any(Y == 0) and np.any(Y > 1)
+    return X, (Y[:, 0] if k == 1 else Y)
+
+
+@pytest.mark.parametrize("k", [1, 3], ids=["single-output", "multi-output"])
+def test_poisson_sgd_from_identical_weights_matches_sklearn_after_10_iterations(k):
+    """Both libraries sum the Poisson loss over outputs, so even with several outputs the
+    gradients, and hence the fits, are the same computation."""
+    X, y = _counts(k=k)
+    ours, theirs = _both("MLPRegressor", loss="poisson", hidden_layer_sizes=(8, 6),
+                         batch_size=32, max_iter=1, warm_start=True, random_state=1,
+                         **dict(SGD, learning_rate_init=0.01))
+    theirs.fit(X, y)
+    ours.fit(X, y)
+    assert ours.out_activation_ == theirs.out_activation_ == "exp"
+    rng = np.random.default_rng(7)
+    start = [(rng.uniform(-0.5, 0.5, W.shape), rng.uniform(-0.5, 0.5, b.shape))
+             for W, b in zip(theirs.coefs_, theirs.intercepts_)]
+    for est in (ours, theirs):
+        est.coefs_ = [W.copy() for W, _ in start]
+        est.intercepts_ = [b.copy() for _, b in start]
+        est.set_params(max_iter=10).fit(X, y)
+    _assert_same_weights(ours, theirs)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=RTOL)
+    assert ours.n_iter_ == theirs.n_iter_ == 10
+    assert not np.allclose(ours.coefs_[0], start[0][0])  # training moved the weights
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=RTOL)
+    assert np.all(ours.predict(X) > 0)  # exp output: rates are positive
+
+
+def test_poisson_with_same_random_state_and_adam_matches_sklearn():
+    X, y = _counts(seed=1)
+    ours, theirs = _both("MLPRegressor", loss="poisson", hidden_layer_sizes=(10,), max_iter=15,
+                         shuffle=False, random_state=3, solver="adam", learning_rate_init=0.01)
+    _assert_same_weights(ours.fit(X, y), theirs.fit(X, y))
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=RTOL)
+
+
+def test_poisson_refuses_negative_targets():
+    X, y = _counts()
+    y[3] = -1.0
+    with pytest.raises(ValueError, match="non-negative targets.*minimum of -1"):
+        MLPRegressor(loss="poisson", max_iter=5).fit(X, y)
 
 
 # ---- targets, inputs, dtypes --------------------------------------------------------------------

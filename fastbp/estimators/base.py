@@ -31,7 +31,7 @@ HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu",
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 #: out_activation_ -> the fastbp loss fused with it (scikit-learn's pairs).
 OUTPUT_LOSS = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
-               "identity": "squared_error"}
+               "identity": "squared_error", "exp": "poisson"}
 
 
 def store_parameters(estimator, parameters):

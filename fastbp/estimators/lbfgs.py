@@ -5,15 +5,12 @@ import warnings
 import numpy as np
 import scipy.optimize
 
-from ..kernels import layout
-
 
 def _weight_mask(model):
     """True at the flat positions of weights (penalised), False at biases."""
-    offsets = layout.parameter_offsets(model._dims.tolist())
-    mask = np.zeros(offsets[-1], bool)
-    for layer, start in zip(model.layers, offsets):
-        mask[start:start + layer.n_in * layer.n_out] = True
+    mask = np.zeros(model._theta.shape, bool)
+    for W, _ in model._views(mask):
+        W[...] = True
     return mask
 
 
@@ -45,15 +42,11 @@ def fit_lbfgs(model, X, Y, weight, alpha, max_iter, max_fun, tol, verbose):
     """
     penalty = alpha / X.shape[0]
     is_weight = _weight_mask(model)
-    kernels = model._kernels
 
     def loss_and_gradient(theta):
         model._set_parameters(theta.astype(model.dtype, copy=False))
-        buf = model._forward(X)
-        loss = kernels.loss_forward(buf.pres[-1], buf.outs[-1], Y, weight, model._loss_code)
-        model._backward(X, Y, weight)
-        grad = np.concatenate([part.ravel() for dW, db in zip(buf.dWs, buf.dbs)
-                               for part in (dW, db)]).astype(np.float64)
+        loss, grad = model._loss_and_gradient(X, Y, weight)
+        grad = grad.astype(np.float64)
         weights = np.where(is_weight, theta, 0.0)
         grad += penalty * weights
         return loss + 0.5 * penalty * float(weights @ weights), grad

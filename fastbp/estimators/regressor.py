@@ -13,23 +13,27 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     :class:`sklearn.neural_network.MLPRegressor`.
 
     Same parameters, defaults, fitted attributes and stopping rules as scikit-learn's; with the
-    same ``random_state`` the initial weights are identical. The output layer is the identity
-    and the loss half the mean squared error over samples and outputs.
+    same ``random_state`` the initial weights are identical. With ``loss='squared_error'`` the
+    output layer is the identity and the loss half the mean squared error over samples and
+    outputs; with ``loss='poisson'`` the output is ``exp`` and the loss scikit-learn's half Poisson
+    deviance (mean over samples, sum over outputs), for non-negative targets.
 
     Parameters
     ----------
     loss : {{'squared_error', 'poisson'}}, default='squared_error'
-        'poisson' is not available yet: fitting with it raises ValueError.{PARAMETERS_DOC}
+        'poisson' fits log-rates: the output is ``exp`` of the last layer and ``y`` must be
+        non-negative (a negative target raises ValueError).{PARAMETERS_DOC}
 
     Attributes
     ----------{ATTRIBUTES_DOC}
-    out_activation_ : 'identity'
+    out_activation_ : {{'identity', 'exp'}}
 
     Notes
     -----
     With several outputs, fastbp's gradient is the exact gradient of the loss (mean over samples
     *and* outputs); scikit-learn's divides by the number of samples only, i.e. it is
-    ``n_outputs`` times the gradient of the loss it reports. The single-output case is identical.
+    ``n_outputs`` times the gradient of the loss it reports. The single-output case is identical,
+    and so is ``loss='poisson'``, which both libraries sum over outputs.
     Sparse ``X`` is densified once per call.
     """
 
@@ -48,15 +52,14 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         store_parameters(self, locals())
 
     def _output_activation(self):
-        return "identity"
+        return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_training_data(self, X, y, sample_weight, incremental, reset):
-        if self.loss == "poisson":
-            raise ValueError("loss='poisson' needs an exponential output and the Poisson "
-                             "deviance, which fastbp's kernels do not provide yet; use "
-                             "loss='squared_error' (for instance on log1p(y)) or "
-                             "sklearn.neural_network.MLPRegressor")
         X, y = self._validated_Xy(X, y, reset=reset, y_numeric=True)
+        if self.loss == "poisson" and y.size and y.min() < 0:
+            # scikit-learn would train on NaN losses here; refuse instead
+            raise ValueError(f"loss='poisson' needs non-negative targets (counts or rates); got "
+                             f"a minimum of {y.min()}")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         Y = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(X.dtype)
@@ -96,4 +99,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
+        # scikit-learn's own checks then feed poisson non-negative targets (it leaves this False
+        # for its MLPRegressor and lets a negative target make the loss NaN)
+        tags.target_tags.positive_only = self.loss == "poisson"
         return tags

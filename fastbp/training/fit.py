@@ -113,8 +113,14 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     dims, activations = k.to_device(model._dims), k.to_device(model._activation_codes)
     dropout = k.to_device(model._dropout)
     ordered = k.to_device(np.arange(n, dtype=np.int64))
+    params = model._views(theta)  # the weights being trained, where they are trained
+    if validation is not None:
+        Xv, Yv = validation
+        validation_device = (k.to_device(Xv), k.to_device(Yv),
+                             k.to_device(np.full(Xv.shape[0], 1 / Xv.shape[0], model.dtype)))
 
-    history = History("r2" if model._loss_code not in codes.LOGIT_LOSSES else "accuracy")
+    classifying = model._loss_code in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
+    history = History("accuracy" if classifying else "r2")
     progress = Progress(verbose, epochs)
     schedule.reset()
     if stopper is not None:
@@ -154,12 +160,9 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
             samples_seen += n
             logs = {"epoch": epoch, "loss": loss, "lr": lr}
             if validation is not None:
-                Xv, Yv = validation
-                buf = model._forward(Xv)
-                logs["val_loss"] = k.loss_forward(buf.pres[-1], buf.outs[-1], Yv,
-                                                  np.full(Xv.shape[0], 1 / Xv.shape[0],
-                                                          model.dtype), model._loss_code)
-                logs["val_metric"] = validation_metric(model._loss_code, buf.outs[-1], Yv)
+                logs["val_loss"] = model._loss(*validation_device, params)
+                output = k.to_host(model._buffers.outs[-1])
+                logs["val_metric"] = validation_metric(model._loss_code, output, validation[1])
             logs["time"] = time.perf_counter() - start
             history.loss.append(loss)
             history.lr.append(lr)

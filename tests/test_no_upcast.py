@@ -1,0 +1,95 @@
+"""No float32 kernel of the dense layer computes in float64.
+
+A float64 literal such as ``0.1 * v`` silently widens a float32 value to double in Numba, doubling
+the cost of the element math and changing its rounding. This reads the LLVM IR of each kernel
+compiled for float32 arrays and fails on any ``double`` or ``fpext``. Numba only shows IR it has
+just compiled (not code loaded from its disk cache), so each kernel is recompiled here, uncached,
+from its Python source; callees are compiled into the same IR and are checked with it.
+
+``loss_forward`` is left out on purpose: it sums ``n * k`` per-element terms into a float64
+accumulator (each term is computed in the arrays' dtype) so the loss of a large float32 batch does
+not lose digits. The training kernels (optimizers, penalties, dropout) are checked in
+``test_training_kernels.py``.
+"""
+
+import re
+
+import numba
+import numpy as np
+import pytest
+
+from fastbp.kernels import codes, cpu
+
+F32 = np.float32
+
+
+def _m(*shape):
+    return np.ones(shape, F32)
+
+
+#: float32 arguments for every kernel checked: (n=3, n_in=2, n_out=4).
+FLOAT32_ARGS = {
+    "_sigmoid": lambda: (F32(0.5),),
+    "activation_forward": lambda: (_m(3, 4), _m(3, 4), codes.SIGMOID),
+    "activation_backward": lambda: (_m(3, 4), _m(3, 4), _m(3, 4), codes.SIGMOID),
+    "_add_bias": lambda: (_m(3, 4), _m(4)),
+    "_column_sums": lambda: (_m(4), _m(3, 4)),
+    "loss_backward": lambda: (_m(3, 4), _m(3, 4), _m(3, 4), _m(3, 4), _m(3), codes.MSE),
+    "dense_forward": lambda: (_m(3, 4), _m(3, 4), _m(3, 2), _m(2, 4), _m(4), codes.GELU),
+    "dense_backward": lambda: (_m(3, 2), _m(2, 4), _m(4), _m(3, 4), _m(3, 2), _m(2, 4),
+                               _m(3, 4), _m(3, 4), codes.GELU),
+    "dense_backward (first layer, dx=None)": lambda: (None, _m(2, 4), _m(4), _m(3, 4), _m(3, 2),
+                                                     _m(2, 4), _m(3, 4), _m(3, 4), codes.TANH),
+}
+
+_FUNCTION = re.compile(r"^define [^\n]*?@(\"?[\w.$]+\"?)\(.*?^\}", re.M | re.S)
+# The wrappers Numba adds around every compiled function convert between Python objects and C
+# values, and a Python float is a C double there: they are the boundary, not kernel arithmetic.
+_WRAPPER = re.compile(r"^\"?(cfunc\.|_ZN7cpython)")
+_WIDE = re.compile(r"\bdouble\b|\bfpext\b")
+
+
+def widening_lines(llvm_ir):
+    """Lines of the compiled functions' bodies (wrappers excluded) that touch float64."""
+    found = []
+    for match in _FUNCTION.finditer(llvm_ir):
+        if _WRAPPER.match(match.group(1)):
+            continue
+        found += [line.strip() for line in match.group(0).splitlines() if _WIDE.search(line)]
+    return found
+
+
+def fresh_llvm(py_func, args):
+    """LLVM IR of ``py_func`` compiled now, uncached, for ``args``."""
+    dispatcher = numba.njit(py_func)
+    dispatcher(*args)
+    [signature] = dispatcher.signatures
+    assert all(t in (numba.float32, numba.int64, numba.none) or t.dtype == numba.float32
+               for t in signature), f"not a float32 signature: {signature}"
+    return dispatcher.inspect_llvm(signature)
+
+
+@pytest.mark.parametrize("name", list(FLOAT32_ARGS))
+def test_float32_kernel_has_no_float64(name):
+    kernel = getattr(cpu, name.split()[0])
+    lines = widening_lines(fresh_llvm(kernel.py_func, FLOAT32_ARGS[name]()))
+    assert not lines, f"{name} computes in float64 for float32 data:\n" + "\n".join(lines[:10])
+
+
+def _upcasting(out, x):
+    for i in range(x.shape[0]):
+        # a float64 literal: each element is widened to double (0.1, not 0.5: LLVM narrows an
+        # exact power-of-two product back to float by itself)
+        out[i] = x[i] * 0.1
+
+
+def _typed(out, x):
+    tenth = x.dtype.type(0.1)
+    for i in range(x.shape[0]):
+        out[i] = x[i] * tenth
+
+
+def test_the_check_catches_an_upcast():
+    args = (np.empty(4, F32), np.ones(4, F32))
+    assert widening_lines(fresh_llvm(_upcasting, args))
+    assert not widening_lines(fresh_llvm(_typed, args))
