@@ -1,8 +1,9 @@
 """Training speed against scikit-learn, PyTorch and the BLAS roofline (issue 3's cases a-c).
 
-Each case trains the same float32 architecture with Adam (lr 1e-3, alpha 1e-4), the same batch size
-and epochs, in one process; the benchmark times fastbp's ``fit`` and ``extra_info`` holds the
-baselines, the ratios, the test accuracies and whether each target is met.
+Each case trains the same float32 architecture with Adam (lr 1e-3, alpha 1e-4), the same initial
+weight distribution, batch size and epochs, in one process; the benchmark times fastbp's ``fit`` and
+``extra_info`` holds the baselines, the ratios, the test accuracies and whether each target is met.
+Times are the best of 3 runs on every side in the full profile.
 Run: ``pytest benchmarks/test_training.py --profile full --benchmark-json=...``.
 """
 
@@ -44,7 +45,11 @@ def _data(name, profile):
 
 
 def _fastbp_model(dims):
-    layers = [fastbp.Dense(a, b, "relu") for a, b in zip(dims[:-2], dims[1:-1])]
+    # scikit-learn's initialiser (Glorot uniform), so the runs differ in speed only: fastbp's
+    # default for ReLU is He uniform, whose larger weights cost ~3 points of accuracy after
+    # case (b)'s 3 epochs
+    layers = [fastbp.Dense(a, b, "relu", init="glorot_uniform")
+              for a, b in zip(dims[:-2], dims[1:-1])]
     layers.append(fastbp.Dense(dims[-2], dims[-1], "softmax"))
     return fastbp.Sequential(layers, loss="cross_entropy", dtype="float32", seed=0)
 
@@ -65,21 +70,24 @@ def test_training_speed(benchmark, case, profile):
                   alpha=1e-4, seed=0)
         models.append(model)
 
-    benchmark.pedantic(train, rounds=3 if case == "a_digits" else 1, iterations=1)
-    fastbp_s = benchmark.stats.stats.median if benchmark.stats else _seconds(train)
+    # best of 3 on every side in the full profile: this 2-core VM's timings vary by tens of %
+    rounds = 3 if profile == "full" else 1
+    benchmark.pedantic(train, rounds=rounds, iterations=1)
+    fastbp_s = benchmark.stats.stats.min if benchmark.stats else _seconds(train)
     accuracy = float(np.mean(models[-1].forward(Xtest).argmax(1) == ytest))
 
-    sklearn_s, sk_model = sklearn_fit(X, y, hidden, batch_size, epochs)
-    sk_accuracy = float(sk_model.score(Xtest, ytest))
+    sklearn_runs = [sklearn_fit(X, y, hidden, batch_size, epochs) for _ in range(rounds)]
+    sklearn_s = min(seconds for seconds, _ in sklearn_runs)
+    sk_accuracy = float(sklearn_runs[0][1].score(Xtest, ytest))
     info = {"n_samples": len(X), "dims": dims, "batch_size": batch_size, "epochs": epochs,
             "dtype": "float32", "profile": profile, "fastbp_s": fastbp_s,
             "sklearn_s": sklearn_s, "speedup_vs_sklearn": sklearn_s / fastbp_s,
             "accuracy": accuracy, "sklearn_accuracy": sk_accuracy}
-    torch_result = torch_fit(X, y, hidden, batch_size, epochs)
-    if torch_result is None:
+    torch_runs = [torch_fit(X, y, hidden, batch_size, epochs) for _ in range(rounds)]
+    if torch_runs[0] is None:
         print(f"\n{case}: PyTorch baseline skipped: torch is not installed")
     else:
-        torch_s, torch_predict = torch_result
+        torch_s, torch_predict = min(torch_runs, key=lambda run: run[0])
         info.update(torch_s=torch_s, speedup_vs_torch=torch_s / fastbp_s,
                     torch_accuracy=float(np.mean(torch_predict(Xtest) == ytest)))
     flops = epochs * gemm_flops_per_epoch(dims, len(X))

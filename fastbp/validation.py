@@ -41,9 +41,11 @@ def check_y(y, n_samples, n_outputs, loss, dtype):
 
     Integer class labels for ``cross_entropy`` become one-hot rows.
     """
-    from sklearn.utils.validation import check_array
+    numeric_array = type(y) is np.ndarray and y.dtype.kind in "biuf" and y.ndim in (1, 2)
+    if not (numeric_array and y.size and bool(np.isfinite(y).all())):
+        from sklearn.utils.validation import check_array
 
-    y = check_array(y, ensure_2d=False, dtype=None, ensure_min_samples=0, input_name="y")
+        y = check_array(y, ensure_2d=False, dtype=None, ensure_min_samples=0, input_name="y")
     if y.dtype.kind not in "biuf":
         raise TypeError(f"y must be numeric; got dtype {y.dtype}")
     if y.ndim > 2:
