@@ -432,3 +432,35 @@ def test_fit_matches_the_cpu_backend(dtype, loss, output, optimizer):
     for i, (a, b) in enumerate(zip(cuda_layers, cpu_layers)):
         assert_close(a.W, b.W, rtol, f"W of layer {i}")
         assert_close(a.b, b.b, rtol, f"b of layer {i}")
+
+
+@ignore_wrap_warnings
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sequential_api_matches_the_cpu_backend(dtype):
+    """forward, gradients, numerical_gradients, step and fit's validation figures on "cuda": the
+    arrays the model hands the kernels live on the device, and the answers are the CPU's."""
+    import fastbp
+
+    rng = _rng("api", dtype, "cross_entropy")
+    X, y = rng.standard_normal((7, 3)), rng.integers(0, 3, 7)
+    results = {}
+    for backend in ("cpu", "cuda"):
+        model = fastbp.Sequential([fastbp.Dense(3, 4, "gelu"), fastbp.Dense(4, 3, "softmax")],
+                                  loss="cross_entropy", dtype=dtype, backend=backend, seed=0)
+        output, gradients = model.forward(X), model.gradients(X, y)
+        # central differences in float32 are rounding noise at ~1e-7/eps: compare them in float64
+        numerical = model.numerical_gradients(X, y) if dtype == "float64" else []
+        loss = model.step(X, y, 0.1)
+        history = model.fit(X, y, epochs=2, batch_size=3, validation_split=0.3, seed=1)
+        results[backend] = (output, gradients, numerical, loss, model._theta.copy(),
+                            history.val_loss)
+    rtol = kernel_rtol(dtype)
+    cpu_result, cuda_result = results["cpu"], results["cuda"]
+    assert_close(cuda_result[0], cpu_result[0], rtol, "forward")
+    for name, index, tolerance in (("gradients", 1, rtol), ("numerical gradients", 2, 1e-6)):
+        for (dW, db), (cW, cb) in zip(cuda_result[index], cpu_result[index]):
+            assert_close(dW, cW, tolerance, f"{name} dW")
+            assert_close(db, cb, tolerance, f"{name} db")
+    assert_close(cuda_result[3], cpu_result[3], rtol, "loss before the step")
+    assert_close(cuda_result[4], cpu_result[4], rtol, "weights after step and fit")
+    assert_close(cuda_result[5], cpu_result[5], rtol, "validation losses")
