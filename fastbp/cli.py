@@ -121,7 +121,7 @@ def _gradient_cost(args):
 
     from tqdm.auto import tqdm
 
-    from . import gradient_cost, info
+    from . import gradient_cost, gradient_cost_report, info
 
     profile = "quick" if args.quick else "full"
     with tqdm(total=len(gradient_cost.cases(profile)), unit="size", file=sys.stderr,
@@ -131,13 +131,14 @@ def _gradient_cost(args):
             bar.update(1)
 
         study = gradient_cost.run_study(profile, seed=args.seed, progress=progress)
-    print(gradient_cost.format_report(study))
+    print(gradient_cost_report.format_report(study))
     if args.plot is not None:
-        gradient_cost.plot(study, args.plot)
+        gradient_cost_report.plot(study, args.plot)
         print(f"plot written to {args.plot}")
     if args.json is not None:
         machine = dict(info.collect())
-        args.json.write_text(json.dumps(gradient_cost.to_json(study, machine), indent=2) + "\n")
+        report = gradient_cost_report.to_json(study, machine)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
         print(f"JSON written to {args.json}")
 
 

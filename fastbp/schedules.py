@@ -1,6 +1,6 @@
 """Learning-rate schedules for :meth:`fastbp.Sequential.fit` (re-exported from fastbp.training)."""
 
-from .training.schedules import (  # noqa: F401
+from .training.schedules import (
     Constant,
     CosineAnnealing,
     InvScaling,
@@ -9,3 +9,6 @@ from .training.schedules import (  # noqa: F401
     Schedule,
     StepDecay,
 )
+
+__all__ = ["Constant", "CosineAnnealing", "InvScaling", "LinearWarmup", "ReduceLROnPlateau",
+           "Schedule", "StepDecay"]

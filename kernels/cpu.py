@@ -570,7 +570,6 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
     step : int
     """
     # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out)
-    n_layers = len(dims) - 1
     Ws, bs = _parameter_views(theta, dims)
     dWs, dbs = _parameter_views(grad, dims)
     n = order.shape[0]

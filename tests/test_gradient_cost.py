@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fastbp import gradient_cost as gc
+from fastbp import gradient_cost_report as report
 
 
 # ---- exact step counts --------------------------------------------------------------------------
@@ -257,17 +258,17 @@ def test_study_slopes_and_targets_on_synthetic_times():
 
 
 def test_report_prints_measured_counts_beside_the_worked_example():
-    text = gc.format_report(_synthetic_study(2.0))
+    text = report.format_report(_synthetic_study(2.0))
     assert "10,000  100,000  110,000  1,000,000,000" in text  # worked example, case 9
     c = gc.step_counts((16, 1_000, 4))
     assert f"{c.backprop:,}" in text and f"{c.numerical:,}" in text
     assert "[pass] finite-difference slope >= 1.7: 2.00" in text
-    assert "[FAIL]" in gc.format_report(_synthetic_study(1.5))
+    assert "[FAIL]" in report.format_report(_synthetic_study(1.5))
 
 
 def test_json_holds_every_measurement_and_survives_a_round_trip():
     study = _synthetic_study(2.0)
-    data = json.loads(json.dumps(gc.to_json(study, machine={"numpy": "x"})))
+    data = json.loads(json.dumps(report.to_json(study, machine={"numpy": "x"})))
     assert len(data["measurements"]) == len(study.measurements)
     first = data["measurements"][0]
     assert (first["N"], first["P"], first["steps_numerical"]) == (14, 214, 2 * 214 * 228)
@@ -279,5 +280,5 @@ def test_json_holds_every_measurement_and_survives_a_round_trip():
 def test_plot_writes_a_png(tmp_path):
     pytest.importorskip("matplotlib", reason="matplotlib (the 'plot' extra) is not installed")
     path = tmp_path / "cost.png"
-    gc.plot(_synthetic_study(2.0), path)
+    report.plot(_synthetic_study(2.0), path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
