@@ -464,3 +464,24 @@ def test_sequential_api_matches_the_cpu_backend(dtype):
     assert_close(cuda_result[3], cpu_result[3], rtol, "loss before the step")
     assert_close(cuda_result[4], cpu_result[4], rtol, "weights after step and fit")
     assert_close(cuda_result[5], cpu_result[5], rtol, "validation losses")
+
+
+@ignore_wrap_warnings
+def test_optimizer_state_survives_a_cuda_fit():
+    """Resuming with the same Adam object continues its moments on "cuda" as on "cpu"."""
+    import fastbp
+
+    rng = _rng("resume", "float64", "squared_error")
+    X, y = rng.standard_normal((9, 3)), rng.standard_normal((9, 2))
+    thetas = {}
+    for backend in ("cpu", "cuda"):
+        model = fastbp.Sequential([fastbp.Dense(3, 2)], dtype="float64", backend=backend, seed=0)
+        adam = fastbp.Adam(0.01)
+        for _ in range(2):
+            model.fit(X, y, epochs=1, batch_size=None, optimizer=adam, shuffle=False)
+        thetas[backend] = model._theta.copy(), [s.copy() for s in adam._state], adam.steps
+    (cpu_theta, cpu_state, cpu_steps), (cuda_theta, cuda_state, cuda_steps) = thetas.values()
+    assert cuda_steps == cpu_steps == 2
+    assert_close(cuda_theta, cpu_theta, 1e-12, "weights after two resumed fits")
+    for device_moment, host_moment in zip(cuda_state, cpu_state):
+        assert_close(device_moment, host_moment, 1e-12, "Adam moments")

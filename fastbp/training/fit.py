@@ -125,6 +125,7 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     schedule.reset()
     if stopper is not None:
         stopper.reset()
+
     def checkpoint():
         """Host copies of the weights and the optimizer state, to fall back on."""
         return (k.to_host(theta).copy(), k.to_host(state_a).copy(), k.to_host(state_b).copy(),
@@ -190,6 +191,10 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     finally:
         progress.close()
         model._samples_seen = samples_seen
+        # the optimizer keeps its moments for the next fit, wherever this one computed them
+        for host, device in zip(opt._state, (state_a, state_b)):
+            if device is not host:
+                host[...] = k.to_host(device)
     if best is not None:
         model._set_parameters(best)
         history.best_epoch = stopper.best_epoch
