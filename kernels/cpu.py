@@ -34,6 +34,8 @@ from .codes import (
 )
 
 from . import layout
+# part of this backend's interface: where its arrays live
+from .host_memory import copy_to_device, empty, to_device, to_host  # noqa: F401
 
 _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
@@ -591,24 +593,3 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
         else:
             sgd_update(theta, grad, state_a, lr, momentum, nesterov)
     return total / n, step
-
-
-def empty(shape, dtype):
-    """An uninitialised array where this backend computes."""
-    return np.empty(shape, dtype)
-
-
-def to_device(array):
-    """The array where this backend computes: host memory, unchanged."""
-    return array
-
-
-def to_host(array):
-    """A NumPy array of ``array``: itself, for a host backend."""
-    return array
-
-
-def copy_to_device(device_array, host_array):
-    """Overwrite ``device_array`` with the values of the NumPy array ``host_array``."""
-    if device_array is not host_array:
-        device_array[...] = host_array
