@@ -61,6 +61,22 @@ def _assert_same_weights(ours, theirs, rtol=RTOL):
             assert error <= rtol * scale, \
                 f"{name}[{i}]: max|a-b| {error:.3e} > {rtol} * {scale:.3e}"
 
+def _train_ten_iterations_from_one_start(ours, theirs, X, y):
+    """Give two fitted warm-start estimators one set of starting weights, train both for 10
+    iterations, and check they end with the same weights, loss curve and iteration count."""
+    rng = np.random.default_rng(7)
+    start = [(rng.uniform(-0.5, 0.5, W.shape), rng.uniform(-0.5, 0.5, b.shape))
+             for W, b in zip(theirs.coefs_, theirs.intercepts_)]
+    for est in (ours, theirs):
+        est.coefs_ = [W.copy() for W, _ in start]
+        est.intercepts_ = [b.copy() for _, b in start]
+        est.set_params(max_iter=10).fit(X, y)
+    _assert_same_weights(ours, theirs)
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=RTOL)
+    assert ours.n_iter_ == theirs.n_iter_ == 10
+    assert not np.allclose(ours.coefs_[0], start[0][0])  # training moved the weights
+
+
 
 def _both(cls_name, **params):
     return (getattr(fastbp, cls_name)(**params), getattr(neural_network, cls_name)(**params))
@@ -76,17 +92,7 @@ def test_sgd_from_identical_weights_matches_sklearn_after_10_iterations(data):
                          warm_start=True, random_state=1, **SGD)
     theirs.fit(X, y)
     ours.fit(X, y)  # both now hold fitted state; now give them one set of starting weights
-    rng = np.random.default_rng(7)
-    start = [(rng.uniform(-0.5, 0.5, W.shape), rng.uniform(-0.5, 0.5, b.shape))
-             for W, b in zip(theirs.coefs_, theirs.intercepts_)]
-    for est in (ours, theirs):
-        est.coefs_ = [W.copy() for W, _ in start]
-        est.intercepts_ = [b.copy() for _, b in start]
-        est.set_params(max_iter=10).fit(X, y)
-    _assert_same_weights(ours, theirs)
-    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=RTOL)
-    assert ours.n_iter_ == theirs.n_iter_ == 10
-    assert not np.allclose(ours.coefs_[0], start[0][0])  # training moved the weights
+    _train_ten_iterations_from_one_start(ours, theirs, X, y)
 
 
 @pytest.mark.parametrize("params", [
@@ -305,17 +311,7 @@ def test_poisson_sgd_from_identical_weights_matches_sklearn_after_10_iterations(
     theirs.fit(X, y)
     ours.fit(X, y)
     assert ours.out_activation_ == theirs.out_activation_ == "exp"
-    rng = np.random.default_rng(7)
-    start = [(rng.uniform(-0.5, 0.5, W.shape), rng.uniform(-0.5, 0.5, b.shape))
-             for W, b in zip(theirs.coefs_, theirs.intercepts_)]
-    for est in (ours, theirs):
-        est.coefs_ = [W.copy() for W, _ in start]
-        est.intercepts_ = [b.copy() for _, b in start]
-        est.set_params(max_iter=10).fit(X, y)
-    _assert_same_weights(ours, theirs)
-    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=RTOL)
-    assert ours.n_iter_ == theirs.n_iter_ == 10
-    assert not np.allclose(ours.coefs_[0], start[0][0])  # training moved the weights
+    _train_ten_iterations_from_one_start(ours, theirs, X, y)
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=RTOL)
     assert np.all(ours.predict(X) > 0)  # exp output: rates are positive
 
