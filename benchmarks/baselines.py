@@ -10,6 +10,16 @@ import warnings
 import numpy as np
 
 
+def settle(seconds=0.2):
+    """Pause so the worker threads a previous run left spinning go idle before the next is timed.
+
+    OpenBLAS's workers busy-wait for about 2**28 cycles (~0.1 s here) after each threaded call, and
+    OpenMP's briefly too; on two cores a spinning thread would steal one from whatever runs next.
+    Every contender is timed after this pause.
+    """
+    time.sleep(seconds)
+
+
 def gemm_flops_per_epoch(dims, n_samples):
     """FLOPs of every GEMM in one epoch: forward ``x@W``, backward ``x.T@delta`` and ``delta@W.T``
     (the first layer skips the last)."""

@@ -20,6 +20,8 @@ from sklearn.preprocessing import StandardScaler
 
 import fastbp
 
+from .baselines import settle
+
 #: name -> (loader, estimator class name)
 CASES = {
     "digits": (datasets.load_digits, "MLPClassifier"),
@@ -49,6 +51,7 @@ def _fit_all(module, name, splits):
     scores, seconds = [], 0.0
     for seed, (X_train, X_test, y_train, y_test) in enumerate(splits):
         est = getattr(module, name)(random_state=seed)
+        settle()
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

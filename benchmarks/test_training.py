@@ -3,7 +3,8 @@
 Each case trains the same float32 architecture with Adam (lr 1e-3, alpha 1e-4), the same initial
 weight distribution, batch size and epochs, in one process; the benchmark times fastbp's ``fit`` and
 ``extra_info`` holds the baselines, the ratios, the test accuracies and whether each target is met.
-Times are the best of 3 runs on every side in the full profile.
+Times are the best of 7 runs (case a, a fraction of a second each) or 3 on every side in the full
+profile, each run started after :func:`~benchmarks.baselines.settle`.
 Run: ``pytest benchmarks/test_training.py --profile full --benchmark-json=...``.
 """
 
@@ -20,7 +21,8 @@ from sklearn.model_selection import train_test_split
 
 import fastbp
 
-from .baselines import blas_flop_rate, gemm_flops_per_epoch, sklearn_fit, torch_fit
+from .baselines import (blas_flop_rate, gemm_flops_per_epoch, settle, sklearn_fit,
+                        torch_fit)
 
 #: case -> (data, hidden widths, batch size, epochs, targets)
 CASES = {
@@ -75,12 +77,15 @@ def test_training_speed(benchmark, case, profile):
     # This 2-core VM's speed drifts by tens of % over a minute, so the sides are interleaved: each
     # timed fastbp round follows one run of each baseline (pedantic's untimed setup), and every
     # side reports its best round.
-    rounds = 3 if profile == "full" else 1
+    rounds = (7 if case == "a_digits" else 3) if profile == "full" else 1
     sklearn_runs, torch_runs = [], []
 
     def baselines():
+        settle()
         sklearn_runs.append(sklearn_fit(X, y, hidden, batch_size, epochs))
+        settle()
         torch_runs.append(torch_fit(X, y, hidden, batch_size, epochs))
+        settle()
 
     benchmark.pedantic(train, setup=baselines, rounds=rounds, iterations=1)
     fastbp_s = min(seconds)  # the same rounds pytest-benchmark times, also under --benchmark-disable
@@ -99,6 +104,7 @@ def test_training_speed(benchmark, case, profile):
         info.update(torch_s=torch_s, speedup_vs_torch=torch_s / fastbp_s,
                     torch_accuracy=float(np.mean(torch_predict(Xtest) == ytest)))
     flops = epochs * gemm_flops_per_epoch(dims, len(X))
+    settle()
     rate = blas_flop_rate()
     info.update(gemm_gflop=flops / 1e9, blas_gflops=rate / 1e9,
                 roofline_s=flops / rate, roofline_ratio=fastbp_s / (flops / rate))

@@ -305,6 +305,8 @@ class Sequential:
             Visit the samples in a new random order each epoch.
         seed : int or None
             Seeds shuffling and dropout: the same seed and thread count give identical weights.
+            (The CPU backend splits each batch across ``numba.get_num_threads()`` threads, set
+            with ``numba.set_num_threads``, and sums their gradients in a fixed order.)
         sample_weight : array-like, shape (n_samples,), optional
         alpha : float, default=0
             L2 penalty ``alpha/2 * ||W||^2`` per batch, divided by the batch size (scikit-learn's

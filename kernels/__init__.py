@@ -16,4 +16,7 @@ Conventions every backend follows:
   ``loss_forward`` / ``loss_backward`` (``1/n`` each for a plain mean, ``s_i / sum(s)`` for sample
   weights ``s``). Everything downstream of the loss gradient is a plain sum over the batch.
 * ``dense_backward`` overwrites its incoming gradient with ``delta = grad * act'(z)`` in place.
+* ``train_epoch`` runs a whole epoch inside the backend; callers enter ``training_session()``
+  around a whole training run (the CPU backend holds BLAS to one thread in it, because its epochs
+  split each batch across Numba's threads; see :mod:`fastbp.kernels.cpu_epoch`).
 """

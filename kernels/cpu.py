@@ -34,7 +34,8 @@ from .codes import (
 )
 
 from . import layout
-# part of this backend's interface: where its arrays live
+# part of this backend's interface: where its arrays live, and the context of a training run
+from .cpu_threads import epoch_threads as training_session  # noqa: F401
 from .host_memory import copy_to_device, empty, to_device, to_host  # noqa: F401
 
 _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
@@ -417,13 +418,23 @@ def dropout_forward(dropped, mask, out, rate, seed, step, layer):
     seed, step, layer : int
     """
     # dropped, mask (n, k) <- out (n, k)
+    dropout_rows(dropped, mask, out, rate, seed, step, layer, 0)
+
+
+@jit
+def dropout_rows(dropped, mask, out, rate, seed, step, layer, first_row):
+    """:func:`dropout_forward` on rows ``first_row:first_row + n`` of a batch: the mask of a row
+    depends on its place in the whole batch, so a batch split into row shards drops exactly what
+    the whole batch would."""
+    # dropped, mask (n, k) <- out (n, k), rows first_row.. of the batch
     n, k = out.shape
     t = out.dtype.type
     keep, zero = t(1.0 / (1.0 - rate)), t(0)
     key = np.uint64(seed) ^ (np.uint64(step) * _GOLDEN) ^ (np.uint64(layer) * _MIX1)
     for i in range(n):
+        row = (first_row + i) * k
         for j in range(k):
-            s = keep if _dropout_uniform(key, i * k + j) >= rate else zero
+            s = keep if _dropout_uniform(key, row + j) >= rate else zero
             mask[i, j] = s
             dropped[i, j] = out[i, j] * s
 
@@ -493,103 +504,10 @@ def adam_learning_rate(lr, beta_1, beta_2, t):
 
 # ---- one epoch ------------------------------------------------------------------------------
 
-_parameter_views = jit(layout.parameter_views)
-
-
-@jit
-def _batch_buffers(dims, m, like):
-    """Per-layer (m, width) buffers: outputs, pre-activations, gradients, dropout masks and inputs."""
-    dtype = like.dtype
-    outs = [np.empty((m, dims[1]), dtype)]
-    pres = [np.empty((m, dims[1]), dtype)]
-    grads = [np.empty((m, dims[1]), dtype)]
-    masks = [np.empty((m, dims[1]), dtype)]
-    droppeds = [np.empty((m, dims[1]), dtype)]
-    for i in range(2, len(dims)):
-        outs.append(np.empty((m, dims[i]), dtype))
-        pres.append(np.empty((m, dims[i]), dtype))
-        grads.append(np.empty((m, dims[i]), dtype))
-        masks.append(np.empty((m, dims[i]), dtype))
-        droppeds.append(np.empty((m, dims[i]), dtype))
-    return (np.empty((m, dims[0]), dtype), np.empty((m, dims[-1]), dtype), np.empty(m, dtype),
-            outs, pres, grads, masks, droppeds)
-
-
-@jit
-def _train_batch(buffers, Ws, bs, dWs, dbs, dims, activations, dropout, loss, X, Y, sample_weight,
-                 idx, l2, l1, seed, step):
-    """Forward and backward on the samples ``idx``; fills the gradient, returns the batch loss."""
-    xb, yb, wb, outs, pres, grads, masks, droppeds = buffers
-    m = idx.shape[0]
-    n_layers = len(dims) - 1
-    weight_sum = 0.0
-    for r in range(m):
-        xb[r, :] = X[idx[r], :]
-        yb[r, :] = Y[idx[r], :]
-        weight_sum += sample_weight[idx[r]]
-    for r in range(m):
-        wb[r] = sample_weight[idx[r]] / weight_sum
-    x = xb
-    for i in range(n_layers):
-        dense_forward(outs[i], pres[i], x, Ws[i], bs[i], activations[i])
-        x = outs[i]
-        if dropout[i] > 0:
-            dropout_forward(droppeds[i], masks[i], outs[i], dropout[i], seed, step, i)
-            x = droppeds[i]
-    last = n_layers - 1
-    batch_loss = loss_forward(pres[last], outs[last], yb, wb, loss)
-    for i in range(n_layers):
-        batch_loss += penalty_forward(Ws[i], l2 / m, l1 / m)
-    if not np.isfinite(batch_loss):
-        return batch_loss
-    loss_backward(grads[last], pres[last], outs[last], yb, wb, loss)
-    for i in range(last, -1, -1):
-        activation = IDENTITY if (loss in LOGIT_LOSSES and i == last) else activations[i]
-        if i == 0:
-            dense_backward(None, dWs[0], dbs[0], grads[0], xb, Ws[0], outs[0], pres[0], activation)
-        else:
-            x = droppeds[i - 1] if dropout[i - 1] > 0 else outs[i - 1]
-            dense_backward(grads[i - 1], dWs[i], dbs[i], grads[i], x, Ws[i], outs[i], pres[i],
-                           activation)
-            if dropout[i - 1] > 0:
-                dropout_backward(grads[i - 1], masks[i - 1])
-        penalty_backward(dWs[i], Ws[i], l2 / m, l1 / m)
-    return batch_loss
-
-
-@jit
-def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss, X, Y,
-                sample_weight, order, batch_size, optimizer, lr, momentum, nesterov, beta_1,
-                beta_2, epsilon, l2, l1, seed, step):
-    """One epoch of mini-batch training in compiled code; see the reference for the parameters.
-
-    Batch buffers are allocated once per call (one set for full batches, one for a ragged last
-    batch), never per step.
-
-    Returns
-    -------
-    mean_loss : float
-    step : int
-    """
-    # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out)
-    Ws, bs = _parameter_views(theta, dims)
-    dWs, dbs = _parameter_views(grad, dims)
-    n = order.shape[0]
-    full = _batch_buffers(dims, min(batch_size, n), X)
-    ragged = _batch_buffers(dims, n % batch_size if n > batch_size else 0, X)
-    total = 0.0
-    for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
-        buffers = full if idx.shape[0] == full[0].shape[0] else ragged
-        batch_loss = _train_batch(buffers, Ws, bs, dWs, dbs, dims, activations, dropout, loss, X,
-                                  Y, sample_weight, idx, l2, l1, seed, step)
-        if not np.isfinite(batch_loss):
-            return np.nan, step
-        total += batch_loss * idx.shape[0]
-        step += 1
-        if optimizer == ADAM:
-            adam_update(theta, grad, state_a, state_b,
-                        adam_learning_rate(lr, beta_1, beta_2, step), beta_1, beta_2, epsilon)
-        else:
-            sgd_update(theta, grad, state_a, lr, momentum, nesterov)
-    return total / n, step
+def __getattr__(name):
+    # train_epoch lives in cpu_epoch, which builds on the kernels above: resolved on first use so
+    # that either module may be imported first
+    if name == "train_epoch":
+        from .cpu_epoch import train_epoch
+        return train_epoch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,8 @@ Importing this module needs numba-cuda but no GPU; :func:`fastbp.kernels.cuda_de
 says whether kernels can run here.
 """
 
+import contextlib
+
 import numpy as np
 from numba import cuda
 
@@ -36,8 +38,11 @@ __all__ = [
     "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
     "copy_to_device", "dense_backward", "empty", "dense_forward", "dropout_backward", "dropout_forward",
     "loss_backward", "loss_forward", "penalty_backward", "penalty_forward", "ptx_targets",
-    "sgd_update", "to_device", "to_host", "train_epoch",
+    "sgd_update", "to_device", "to_host", "train_epoch", "training_session",
 ]
+
+#: Context around a whole training run: nothing to hold on the GPU.
+training_session = contextlib.nullcontext
 
 
 def empty(shape, dtype):

@@ -5,6 +5,7 @@ backends cannot leak into the answers they are tested against. Same names and ar
 :mod:`fastbp.kernels.cpu`; see :mod:`fastbp.kernels` for the shared conventions.
 """
 
+import contextlib
 import math
 
 import numpy as np
@@ -365,6 +366,11 @@ def adam_learning_rate(lr, beta_1, beta_2, t):
 
 
 # ---- one epoch ------------------------------------------------------------------------------
+
+#: Context entered around a whole training run (every epoch and its validation). The CPU backend
+#: holds BLAS to one thread in it; NumPy needs nothing.
+training_session = contextlib.nullcontext
+
 
 def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss, X, Y,
                 sample_weight, order, batch_size, optimizer, lr, momentum, nesterov, beta_1,

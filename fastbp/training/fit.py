@@ -140,61 +140,66 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     last_good = checkpoint()
     best = None
     samples_seen = model._samples_seen
-    try:
-        for epoch in range(epochs):
-            start = time.perf_counter()
-            lr = float(schedule.lr(epoch, opt.lr, samples_seen))
-            order = k.to_device(rng.permutation(n).astype(np.int64)) if shuffle else ordered
-            loss, opt.steps = k.train_epoch(
-                theta, grad, state_a, state_b, dims, activations, dropout, model._loss_code,
-                Xd, Yd, wd, order, batch_size, opt.code, lr, momentum, nesterov, beta_1, beta_2,
-                epsilon, alpha, l1, dropout_seed, opt.steps)
-            current = k.to_host(theta)
-            if not (math.isfinite(loss) and np.all(np.isfinite(current))):
-                restore(last_good)
-                raise DivergenceError(
-                    f"training diverged in epoch {epoch + 1}: the loss became {loss} at learning "
-                    f"rate {lr:g}; the weights from the end of epoch {epoch} were kept. Try a "
-                    f"smaller learning rate.")
-            model._set_parameters(current)
-            last_good = checkpoint()
-            samples_seen += n
-            logs = {"epoch": epoch, "loss": loss, "lr": lr}
-            if validation is not None:
-                logs["val_loss"] = model._loss(*validation_device, params)
-                output = k.to_host(model._buffers.outs[-1])
-                logs["val_metric"] = validation_metric(model._loss_code, output, validation[1])
-            logs["time"] = time.perf_counter() - start
-            history.loss.append(loss)
-            history.lr.append(lr)
-            history.time.append(logs["time"])
-            if validation is not None:
-                history.val_loss.append(logs["val_loss"])
-                history.val_metric.append(logs["val_metric"])
-            progress.epoch_end(logs)
-            schedule.update(epoch, logs)
-            if stopper is not None:
-                improved, stop = stopper.update(epoch, logs)
-                if improved and stopper.restore_best_weights:
-                    best = last_good[0]
-                if stop:
-                    history.stopped_early = True
-                    progress.message(f"early stopping after epoch {epoch + 1}: {stopper.monitor} "
-                                     f"has not improved for {stopper.patience} epochs")
-                    break
-    except KeyboardInterrupt:
-        # The backend may have been stopped mid-update: fall back to the last completed epoch.
-        restore(last_good)
-        history.interrupted = True
-        warnings.warn(f"training interrupted after {history.epochs} completed epochs; their "
-                      f"weights were kept", RuntimeWarning, stacklevel=3)
-    finally:
-        progress.close()
-        model._samples_seen = samples_seen
-        # the optimizer keeps its moments for the next fit, wherever this one computed them
-        for host, device in zip(opt._state, (state_a, state_b)):
-            if device is not host:
-                host[...] = k.to_host(device)
+    # the CPU backend holds BLAS to one thread for the whole run: an OpenBLAS worker left spinning
+    # by a threaded validation pass would steal a core from the next epoch's threads
+    with k.training_session():
+        try:
+            for epoch in range(epochs):
+                start = time.perf_counter()
+                lr = float(schedule.lr(epoch, opt.lr, samples_seen))
+                order = k.to_device(rng.permutation(n).astype(np.int64)) if shuffle else ordered
+                loss, opt.steps = k.train_epoch(
+                    theta, grad, state_a, state_b, dims, activations, dropout, model._loss_code,
+                    Xd, Yd, wd, order, batch_size, opt.code, lr, momentum, nesterov, beta_1,
+                    beta_2, epsilon, alpha, l1, dropout_seed, opt.steps)
+                current = k.to_host(theta)
+                if not (math.isfinite(loss) and np.all(np.isfinite(current))):
+                    restore(last_good)
+                    raise DivergenceError(
+                        f"training diverged in epoch {epoch + 1}: the loss became {loss} at "
+                        f"learning rate {lr:g}; the weights from the end of epoch {epoch} were "
+                        f"kept. Try a smaller learning rate.")
+                model._set_parameters(current)
+                last_good = checkpoint()
+                samples_seen += n
+                logs = {"epoch": epoch, "loss": loss, "lr": lr}
+                if validation is not None:
+                    logs["val_loss"] = model._loss(*validation_device, params)
+                    output = k.to_host(model._buffers.outs[-1])
+                    logs["val_metric"] = validation_metric(model._loss_code, output, validation[1])
+                logs["time"] = time.perf_counter() - start
+                history.loss.append(loss)
+                history.lr.append(lr)
+                history.time.append(logs["time"])
+                if validation is not None:
+                    history.val_loss.append(logs["val_loss"])
+                    history.val_metric.append(logs["val_metric"])
+                progress.epoch_end(logs)
+                schedule.update(epoch, logs)
+                if stopper is not None:
+                    improved, stop = stopper.update(epoch, logs)
+                    if improved and stopper.restore_best_weights:
+                        best = last_good[0]
+                    if stop:
+                        history.stopped_early = True
+                        progress.message(f"early stopping after epoch {epoch + 1}: "
+                                         f"{stopper.monitor} has not improved for "
+                                         f"{stopper.patience} epochs")
+                        break
+        except KeyboardInterrupt:
+            # The backend may have been stopped mid-update: fall back to the last completed epoch.
+            restore(last_good)
+            history.interrupted = True
+            warnings.warn(f"training interrupted after {history.epochs} completed epochs; their "
+                          f"weights were kept", RuntimeWarning, stacklevel=3)
+        finally:
+            progress.close()
+            model._samples_seen = samples_seen
+            # the optimizer keeps its moments for the next fit, wherever this one computed them
+            for host, device in zip(opt._state, (state_a, state_b)):
+                if device is not host:
+                    host[...] = k.to_host(device)
+
     if best is not None:
         model._set_parameters(best)
         history.best_epoch = stopper.best_epoch

@@ -1,0 +1,159 @@
+"""The CPU epoch split across threads: row shards and parameter chunks against the NumPy reference,
+the thread count it picks, BLAS held to one thread, and fork safety."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from fastbp.kernels import codes, cpu, cpu_epoch, cpu_threads, reference
+
+DIMS = np.array([5, 16, 12, 3])
+BATCH = 32
+N = 3 * BATCH + 1  # the last batch has one row: with 2 or 3 shards, some shards get none
+
+OPTIMIZERS = {  # optimizer code, lr, momentum, nesterov
+    "sgd-momentum": (codes.SGD, 0.05, 0.9, False),
+    "sgd-nesterov": (codes.SGD, 0.05, 0.8, True),
+    "adam": (codes.ADAM, 0.01, 0.0, False),
+}
+
+
+def _state(dtype, optimizer, seed=0):
+    """Arguments of ``train_epoch`` for a 3-layer classifier with dropout, L2, L1 and weights."""
+    rng = np.random.default_rng(seed)
+    code, lr, momentum, nesterov = OPTIMIZERS[optimizer]
+    size = sum(a * b + b for a, b in zip(DIMS[:-1], DIMS[1:]))
+    theta = rng.uniform(-0.5, 0.5, size).astype(dtype)
+    return dict(
+        theta=theta, grad=np.zeros_like(theta), state_a=np.zeros_like(theta),
+        state_b=np.zeros_like(theta), dims=DIMS,
+        activations=np.array([codes.ACTIVATION_CODES["tanh"], codes.ACTIVATION_CODES["relu"],
+                              codes.ACTIVATION_CODES["softmax"]]),
+        dropout=np.array([0.25, 0.0, 0.0]), loss=codes.LOSS_CODES["cross_entropy"],
+        X=rng.standard_normal((N, DIMS[0])).astype(dtype),
+        Y=np.eye(DIMS[-1], dtype=dtype)[rng.integers(0, DIMS[-1], N)],
+        sample_weight=rng.uniform(0.5, 2.0, N).astype(dtype), order=rng.permutation(N),
+        batch_size=BATCH, optimizer=code, lr=lr, momentum=momentum, nesterov=nesterov,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=1e-2, l1=1e-3, seed=7, step=0)
+
+
+def _sharded(state, n_shards, n_chunks):
+    """``train_epoch`` with an explicit number of row shards and parameter chunks."""
+    theta = state["theta"]
+    with cpu_threads.epoch_threads():
+        return cpu_epoch._train_epoch(
+            state["theta"], state["grad"], np.empty((n_shards - 1, theta.size), theta.dtype),
+            np.empty(n_chunks), *[state[k] for k in list(state)[2:]])
+
+
+def _epochs(train, state, epochs=3):
+    losses = []
+    for epoch in range(epochs):
+        loss, state["step"] = train(state)
+        losses.append(loss)
+        state["order"] = np.roll(state["order"], 5 + epoch)  # a different visiting order
+    return np.array(losses)
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("n_shards, n_chunks", [(1, 1), (2, 1), (1, 2), (2, 2), (3, 3)])
+def test_sharded_epoch_matches_the_reference(optimizer, n_shards, n_chunks):
+    expected, actual = _state(np.float64, optimizer), _state(np.float64, optimizer)
+    expected_losses = _epochs(lambda s: reference.train_epoch(**s), expected)
+    losses = _epochs(lambda s: _sharded(s, n_shards, n_chunks), actual)
+    np.testing.assert_allclose(actual["theta"], expected["theta"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(actual["state_a"], expected["state_a"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(actual["state_b"], expected["state_b"], rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-9)
+    assert actual["step"] == expected["step"] == 3 * 4
+    assert not np.allclose(actual["theta"], _state(np.float64, optimizer)["theta"])
+
+
+def test_float32_shards_agree_with_one_shard():
+    one, two = _state(np.float32, "adam"), _state(np.float32, "adam")
+    _epochs(lambda s: _sharded(s, 1, 1), one)
+    _epochs(lambda s: _sharded(s, 2, 2), two)
+    assert two["theta"].dtype == np.float32
+    np.testing.assert_allclose(two["theta"], one["theta"], rtol=1e-4, atol=1e-5)
+
+
+def test_a_diverging_sharded_epoch_returns_nan():
+    state = _state(np.float64, "sgd-momentum")
+    state["lr"] = 1e30
+    losses = _epochs(lambda s: _sharded(s, 2, 2), state, epochs=2)
+    assert np.isnan(losses).any()
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,
+                    reason="Numba has a single thread on this machine: nothing to split")
+def test_train_epoch_uses_every_thread_and_restores_blas():
+    blas_before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()
+                   if i["user_api"] == "blas"]
+    previous = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            with cpu_threads.epoch_threads() as granted:
+                assert granted == threads
+                if threads > 1:  # each shard's BLAS calls stay on its own thread
+                    assert all(i["num_threads"] == 1 for i in threadpool_info()
+                               if i["user_api"] == "blas")
+            public, explicit = _state(np.float64, "adam"), _state(np.float64, "adam")
+            _epochs(lambda s: cpu.train_epoch(**s), public)
+            shards = cpu_threads.shard_count(threads, BATCH)
+            chunks = cpu_threads.chunk_count(threads, public["theta"].size)
+            _epochs(lambda s: _sharded(s, shards, chunks), explicit)
+            np.testing.assert_array_equal(public["theta"], explicit["theta"])
+    finally:
+        numba.set_num_threads(previous)
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()
+            if i["user_api"] == "blas"] == blas_before
+
+
+def test_shard_and_chunk_counts():
+    assert cpu_threads.shard_count(2, 200) == 2
+    assert cpu_threads.shard_count(8, 40) == 40 // cpu_threads.MIN_SHARD_ROWS
+    assert cpu_threads.shard_count(2, cpu_threads.MIN_SHARD_ROWS) == 1
+    assert cpu_threads.shard_count(1, 10_000) == 1
+    assert cpu_threads.chunk_count(2, cpu_threads.MIN_CHUNK_PARAMETERS) == 2
+    assert cpu_threads.chunk_count(2, cpu_threads.MIN_CHUNK_PARAMETERS - 1) == 1
+
+
+FORK = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    import fastbp
+
+    X = np.random.default_rng(0).standard_normal((256, 8))
+    y = (X[:, 0] > 0).astype(int)
+    def fit():
+        model = fastbp.Sequential([fastbp.Dense(8, 32, "relu"), fastbp.Dense(32, 2, "softmax")],
+                                  loss="cross_entropy", seed=0)
+        model.fit(X, y, epochs=2, batch_size=128)
+        return model._theta
+    parent = fit()  # starts Numba's threads (GNU OpenMP, where that is the layer)
+    import numba
+    print(numba.threading_layer(), flush=True)
+    pid = os.fork()
+    if pid == 0:
+        child = fit()
+        os._exit(0 if np.all(np.isfinite(child)) else 3)
+    _, status = os.waitpid(pid, 0)
+    print(os.waitstatus_to_exitcode(status))
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_fit_in_a_forked_child_of_a_process_that_trained():
+    # GNU OpenMP cannot serve a fork()ed child: Numba would abort it at its first parallel launch
+    done = subprocess.run([sys.executable, "-c", FORK], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    layer, child_status = done.stdout.split()
+    assert child_status == "0", f"threading layer {layer}: the child failed: {done.stderr}"
