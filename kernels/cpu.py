@@ -13,7 +13,6 @@ import numpy as np
 from numba import njit
 
 from .codes import (
-    ADAM,
     BINARY_CROSS_ENTROPY,
     CROSS_ENTROPY,
     ELU,
@@ -22,7 +21,6 @@ from .codes import (
     IDENTITY,
     LEAKY_RELU,
     LEAKY_RELU_SLOPE,
-    LOGIT_LOSSES,
     MSE,
     POISSON,
     RELU,
@@ -33,7 +31,6 @@ from .codes import (
     TANH,
 )
 
-from . import layout
 # part of this backend's interface: where its arrays live, and the context of a training run
 from .cpu_threads import epoch_threads as training_session  # noqa: F401
 from .host_memory import copy_to_device, empty, to_device, to_host  # noqa: F401
