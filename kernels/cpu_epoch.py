@@ -75,14 +75,18 @@ def _train_rows(buffers, Ws, bs, dWs, dbs, dims, activations, dropout, loss, X, 
     n_layers = len(dims) - 1
     if r == 0:
         for i in range(n_layers):
-            dWs[i][...] = 0
-            dbs[i][...] = 0
+            dWs[i].ravel()[:] = 0
+            dbs[i][:] = 0
         return 0.0
+    # element loops, not row slices: a slice assignment compiles Numba's shape-mismatch error
+    # formatting, seconds of cold JIT for nothing
     xb, yb, wb = xb_all[:r], yb_all[:r], wb_all[:r]
     for i in range(r):
         j = idx[lo + i]
-        xb[i, :] = X[j, :]
-        yb[i, :] = Y[j, :]
+        for c in range(xb.shape[1]):
+            xb[i, c] = X[j, c]
+        for c in range(yb.shape[1]):
+            yb[i, c] = Y[j, c]
         wb[i] = sample_weight[j] / weight_sum
     x = xb
     for i in range(n_layers):
