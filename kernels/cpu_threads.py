@@ -14,6 +14,7 @@ call. So the epoch runs threaded only where that can be guaranteed, and serially
 """
 
 import os
+import threading
 from contextlib import contextmanager
 
 import numba
@@ -26,6 +27,7 @@ MIN_SHARD_ROWS = 16
 MIN_CHUNK_PARAMETERS = 4096
 
 _state = {"blas": None, "blas_limit_holds": None, "layer": None, "forked_after_gnu_openmp": False}
+_held = threading.local()  # the thread count granted by an enclosing epoch_threads, per thread
 
 
 def _threading_layer():
@@ -70,6 +72,10 @@ def epoch_threads():
     int
         ``numba.get_num_threads()`` where the conditions in this module's docstring hold, else 1.
     """
+    granted = getattr(_held, "threads", 0)
+    if granted:  # inside a training session: BLAS is already held
+        yield granted
+        return
     threads = numba.get_num_threads()
     if (threads < 2 or _threading_layer() not in ("omp", "tbb")
             or _state["forked_after_gnu_openmp"]):
@@ -82,7 +88,11 @@ def epoch_threads():
     with blas.limit(limits=1):
         if _state["blas_limit_holds"] is None:
             _state["blas_limit_holds"] = all(info["num_threads"] == 1 for info in blas.info())
-        yield threads if _state["blas_limit_holds"] else 1
+        _held.threads = threads if _state["blas_limit_holds"] else 1
+        try:
+            yield _held.threads
+        finally:
+            _held.threads = 0
 
 
 def shard_count(threads, rows):

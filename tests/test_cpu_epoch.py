@@ -101,6 +101,8 @@ def test_train_epoch_uses_every_thread_and_restores_blas():
             numba.set_num_threads(threads)
             with cpu_threads.epoch_threads() as granted:
                 assert granted == threads
+                with cpu_threads.epoch_threads() as nested:  # an epoch inside a training session
+                    assert nested == granted
                 if threads > 1:  # each shard's BLAS calls stay on its own thread
                     assert all(i["num_threads"] == 1 for i in threadpool_info()
                                if i["user_api"] == "blas")
