@@ -126,10 +126,11 @@ def _train_shards(losses, buffers, shard_grads, Ws, bs, dims, activations, dropo
 
 
 @jit
-def _update_chunk(theta, grad, shard_grads, state_a, state_b, dims, lo, hi, l2, l1, optimizer,
-                  lr, momentum, nesterov, beta_1, beta_2, epsilon):
+def _update_chunk(theta, grad, shard_grads, state_a, state_b, offsets, dims, lo, hi, l2, l1,
+                  optimizer, lr, momentum, nesterov, beta_1, beta_2, epsilon):
     """Parameters ``lo:hi``: sum the shard gradients into ``grad``, add the penalty's gradient on
-    weights, take the optimizer step. Returns the penalty of the weights in the chunk."""
+    weights (``offsets`` is ``layout.parameter_offsets(dims)``, computed once per epoch), take the
+    optimizer step. Returns the penalty of the weights in the chunk."""
     g = grad[lo:hi]
     for s in range(shard_grads.shape[0]):
         extra = shard_grads[s, lo:hi]
@@ -137,7 +138,6 @@ def _update_chunk(theta, grad, shard_grads, state_a, state_b, dims, lo, hi, l2, 
             g[i] += extra[i]
     penalty = 0.0
     if l2 != 0 or l1 != 0:
-        offsets = _parameter_offsets(dims)
         for layer in range(len(dims) - 1):
             start = max(lo, offsets[layer])
             stop = min(hi, offsets[layer] + dims[layer] * dims[layer + 1])  # W, not b
@@ -152,16 +152,16 @@ def _update_chunk(theta, grad, shard_grads, state_a, state_b, dims, lo, hi, l2, 
 
 
 @parallel_jit
-def _update_chunks(penalties, theta, grad, shard_grads, state_a, state_b, dims, l2, l1, optimizer,
-                   lr, momentum, nesterov, beta_1, beta_2, epsilon):
+def _update_chunks(penalties, theta, grad, shard_grads, state_a, state_b, offsets, dims, l2, l1,
+                   optimizer, lr, momentum, nesterov, beta_1, beta_2, epsilon):
     """:func:`_update_chunk` on one parameter chunk per thread."""
     n_chunks = penalties.shape[0]
     size = theta.shape[0]
     for c in prange(n_chunks):
         lo, hi = _part(c, n_chunks, size)
-        penalties[c] = _update_chunk(theta, grad, shard_grads, state_a, state_b, dims, lo, hi,
-                                     l2, l1, optimizer, lr, momentum, nesterov, beta_1, beta_2,
-                                     epsilon)
+        penalties[c] = _update_chunk(theta, grad, shard_grads, state_a, state_b, offsets, dims,
+                                     lo, hi, l2, l1, optimizer, lr, momentum, nesterov, beta_1,
+                                     beta_2, epsilon)
 
 
 @jit
@@ -178,6 +178,7 @@ def _train_epoch(theta, grad, shard_grads, penalties, state_a, state_b, dims, ac
     n = order.shape[0]
     rows = (min(batch_size, n) + n_shards - 1) // n_shards
     buffers = [_shard_buffers(dims, rows, X) for _ in range(n_shards)]
+    offsets = _parameter_offsets(dims)
     losses = np.zeros(n_shards)
     total = 0.0
     for start in range(0, n, batch_size):
@@ -200,13 +201,14 @@ def _train_epoch(theta, grad, shard_grads, penalties, state_a, state_b, dims, ac
         step += 1
         rate = adam_learning_rate(lr, beta_1, beta_2, step) if optimizer == ADAM else lr
         if penalties.shape[0] > 1:
-            _update_chunks(penalties, theta, grad, shard_grads, state_a, state_b, dims, l2 / m,
-                           l1 / m, optimizer, rate, momentum, nesterov, beta_1, beta_2, epsilon)
+            _update_chunks(penalties, theta, grad, shard_grads, state_a, state_b, offsets, dims,
+                           l2 / m, l1 / m, optimizer, rate, momentum, nesterov, beta_1, beta_2,
+                           epsilon)
         else:
             lo, hi = _part(0, 1, theta.shape[0])
-            penalties[0] = _update_chunk(theta, grad, shard_grads, state_a, state_b, dims, lo, hi,
-                                         l2 / m, l1 / m, optimizer, rate, momentum, nesterov,
-                                         beta_1, beta_2, epsilon)
+            penalties[0] = _update_chunk(theta, grad, shard_grads, state_a, state_b, offsets,
+                                         dims, lo, hi, l2 / m, l1 / m, optimizer, rate, momentum,
+                                         nesterov, beta_1, beta_2, epsilon)
         batch_loss += penalties.sum()
         if not np.isfinite(batch_loss):
             return np.nan, step
