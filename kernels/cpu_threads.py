@@ -33,7 +33,7 @@ _held = threading.local()  # the thread count granted by an enclosing epoch_thre
 
 
 def _threading_layer():
-    """Numba's threading layer, started if it was not; None when none can start."""
+    """Numba's threading layer, started if it was not; "none" when no layer can start."""
     if _state["layer"] is None:
         # Numba has no public call that starts its threads without compiling a parallel function
         from numba.np.ufunc import parallel
