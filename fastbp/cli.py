@@ -1,4 +1,5 @@
-"""The ``fastbp`` command (also ``python -m fastbp``): ``demo``, ``bench gradient-cost``, ``info``.
+"""The ``fastbp`` command (also ``python -m fastbp``): ``demo``, ``warmup``, ``bench gradient-cost``,
+``info``.
 
 Every command imports what it needs only when it runs, so ``fastbp --help`` answers at once. A bad
 argument or a failed run ends with one ``fastbp: error: ...`` line on stderr and a non-zero exit
@@ -71,6 +72,16 @@ def build_parser():
                                                            "shuffling (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    warmup = commands.add_parser(
+        "warmup", help="compile the CPU kernels into Numba's cache ahead of the first fit",
+        description="Compile every activation, loss and optimizer kernel and the training epoch "
+                    "of the CPU backend into Numba's on-disk cache (NUMBA_CACHE_DIR if set), so "
+                    "that later processes on this machine start training without JIT compiling: "
+                    "for container images and CI runners.")
+    warmup.add_argument("--dtype", choices=("float32", "float64"), action="append",
+                        help="compile for this dtype (repeatable; default: both)")
+    warmup.add_argument("--quiet", action="store_true", help="no progress bar")
+
     bench = commands.add_parser("bench", help="run a benchmark study",
                                 description="Run one of fastbp's benchmark studies.")
     studies = bench.add_subparsers(dest="study", required=True, metavar="STUDY")
@@ -108,6 +119,25 @@ def _demo(args):
     from . import demo
 
     demo.run(epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1)
+
+
+def _warmup(args):
+    import time
+
+    from tqdm.auto import tqdm
+
+    from . import warmup
+
+    start = time.perf_counter()
+    pieces = warmup.tasks(tuple(args.dtype or warmup.DTYPES))
+    with tqdm(total=len(pieces), unit="kernel", file=sys.stderr, desc="fastbp warmup",
+              disable=args.quiet) as bar:
+        for label, compile_piece in pieces:
+            bar.set_postfix_str(label, refresh=False)
+            compile_piece()
+            bar.update(1)
+    print(f"compiled {len(pieces)} pieces in {time.perf_counter() - start:.1f} s; later "
+          f"processes load them from Numba's cache")
 
 
 def _gradient_cost(args):
@@ -149,7 +179,8 @@ def _info(args):
 
 
 STUDIES = {"gradient-cost": _gradient_cost}
-COMMANDS = {"demo": _demo, "bench": lambda args: STUDIES[args.study](args), "info": _info}
+COMMANDS = {"demo": _demo, "warmup": _warmup, "bench": lambda args: STUDIES[args.study](args),
+            "info": _info}
 
 
 def main(argv=None):

@@ -29,7 +29,8 @@ class Dense:
         One of ``identity, sigmoid (alias logistic), tanh, relu, leaky_relu, elu, gelu, softplus,
         softmax, exp``; softmax and exp only on a model's last layer.
     init : {"glorot_uniform", "he_uniform"} or None
-        Initialiser; None picks He for the ReLU family and Glorot otherwise.
+        Initialiser; None is Glorot uniform for every activation (scikit-learn's and Keras's
+        default; its sigmoid bound is scikit-learn's ``sqrt(2 / (n_in + n_out))``).
     dropout : float in [0, 1), default=0
         Inverted dropout on this layer's output during ``fit`` (hidden layers only; off at
         inference and in ``gradients``).

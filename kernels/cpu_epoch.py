@@ -1,86 +1,185 @@
 """``train_epoch`` on the CPU: a whole epoch in compiled code, each batch split across the cores.
 
 OpenBLAS does not thread batch-sized GEMMs usefully (a 256x100x256 sgemm takes the same time on
-one thread as on two), so a step would use one core. Instead each mini-batch is cut into row shards,
-one per Numba thread; a shard runs the forward and backward pass with single-threaded BLAS into its
-own gradient vector. One update pass, split into parameter chunks across the threads, then sums
-the shard gradients in shard order, adds the penalty's gradient and applies the optimizer. The sums
-are in a fixed order, so the weights depend on the thread count, never on scheduling. When the
-epoch may not use threads (:mod:`fastbp.kernels.cpu_threads`) the very same code runs with one
-shard and one chunk, and never starts a parallel region.
+one thread as on two), so a step would use one core. Instead each mini-batch is cut into row
+shards; a shard runs the forward and backward pass with single-threaded BLAS into its own gradient
+vector. The update is then cut into parameter chunks: a chunk sums the shard gradients in shard
+order, adds the penalty's gradient and applies the optimizer. The sums are in a fixed order, so the
+weights depend on the thread count, never on scheduling.
 
-Workspaces (per-shard layer buffers and gradients) are allocated once per call, never per step.
+Each thread runs :func:`_epoch_worker` over the whole epoch (shards and chunks ``worker``,
+``worker + n_workers``, ...), meeting the others at a barrier after the shards and after the
+update (:mod:`fastbp.kernels.cpu_threads`, :mod:`fastbp.kernels.cpu_sync`). The activation, loss
+and optimizer kernels come in tables of function pointers (:mod:`fastbp.kernels.cpu_tables`), so
+this module compiles once per dtype, whatever the network.
+
+Workspaces (each worker's layer buffers, each shard's gradient) are allocated once per call, never
+per step; a worker's buffers are one flat array and views of it, not lists of arrays (lists of
+arrays cost seconds of cold JIT time).
 """
 
+from typing import NamedTuple
+
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from . import layout
-from .codes import ADAM, IDENTITY, LOGIT_LOSSES
-from .cpu import (
-    adam_learning_rate,
-    adam_update,
-    dense_backward,
-    dense_forward,
-    dropout_backward,
-    dropout_rows,
-    jit,
-    loss_backward,
-    loss_forward,
-    penalty_backward,
-    penalty_forward,
-    sgd_update,
-)
-from .cpu_threads import chunk_count, epoch_threads, shard_count
+from . import cpu_tables, layout
+from .cpu_tables import call_3, call_4_float64, call_5, call_7
+from .codes import IDENTITY, LOGIT_LOSSES
+from .cpu_blas import gemm
+from .cpu_sync import barrier
+from .cpu_threads import chunk_count, epoch_threads, pool, shard_count
+from .cpu_training import (dropout_backward, dropout_rows, optimizer_hyper, penalty_backward,
+                           penalty_forward)
 
-parallel_jit = njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+jit = njit(cache=True, nogil=True, error_model="numpy")
+# Small helpers are inlined into their callers at Numba's IR level: each separately compiled
+# function costs a tenth of a second or more of cold JIT on its own.
+inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
-_parameter_views = jit(layout.parameter_views)
-_parameter_offsets = jit(layout.parameter_offsets)
-
-
-@jit
-def _shard_buffers(dims, rows, like):
-    """Per-layer (rows, width) buffers of one shard: inputs, targets, weights, and for each layer
-    its outputs, pre-activations, gradients, dropout masks and dropped outputs."""
-    dtype = like.dtype
-    outs = [np.empty((rows, dims[1]), dtype)]
-    pres = [np.empty((rows, dims[1]), dtype)]
-    grads = [np.empty((rows, dims[1]), dtype)]
-    masks = [np.empty((rows, dims[1]), dtype)]
-    droppeds = [np.empty((rows, dims[1]), dtype)]
-    for i in range(2, len(dims)):
-        outs.append(np.empty((rows, dims[i]), dtype))
-        pres.append(np.empty((rows, dims[i]), dtype))
-        grads.append(np.empty((rows, dims[i]), dtype))
-        masks.append(np.empty((rows, dims[i]), dtype))
-        droppeds.append(np.empty((rows, dims[i]), dtype))
-    return (np.empty((rows, dims[0]), dtype), np.empty((rows, dims[-1]), dtype),
-            np.empty(rows, dtype), outs, pres, grads, masks, droppeds)
+class Network(NamedTuple):
+    """What the epoch needs to know of the model."""
+    dims: np.ndarray         # int64 (n_layers + 1,): widths, input first
+    activations: np.ndarray  # int64 (n_layers,): activation codes
+    dropout: np.ndarray      # float64 (n_layers,): dropout rate after each layer
+    loss: int                # loss code
+    offsets: np.ndarray      # int64 (n_layers + 1,): layout.parameter_offsets(dims)
 
 
-@jit
+class Kernels(NamedTuple):
+    """Tables of compiled kernels' addresses, indexed by code (:mod:`fastbp.kernels.cpu_tables`)."""
+    forward: np.ndarray         # int64 (activation codes,)
+    backward: np.ndarray        # int64 (activation codes,)
+    loss_forward: np.ndarray    # int64 (loss codes,)
+    loss_backward: np.ndarray   # int64 (loss codes,)
+    optimizer_step: np.ndarray  # int64 (optimizer codes,)
+
+
+class Data(NamedTuple):
+    """The training set and this epoch's visiting order."""
+    X: np.ndarray              # (n, d_in)
+    Y: np.ndarray              # (n, d_out)
+    sample_weight: np.ndarray  # (n,)
+    order: np.ndarray          # int64 (n,): row indices in visiting order
+    batch_size: int
+
+
+class Update(NamedTuple):
+    """How the parameters move: the optimizer, its own hyperparameters, the penalties."""
+    optimizer: int         # optimizer code
+    hyper: np.ndarray      # float64: :func:`fastbp.kernels.cpu_training.optimizer_hyper`
+    lr: float
+    l2: float
+    l1: float
+
+
+class State(NamedTuple):
+    """What the epoch changes: the parameters and the optimizer's moments, all (P,)."""
+    theta: np.ndarray
+    grad: np.ndarray
+    moment_1: np.ndarray   # SGD's velocity, Adam's first moment
+    moment_2: np.ndarray   # Adam's second moment (unused by SGD)
+
+
+class Workspace(NamedTuple):
+    """Shared between the workers."""
+    shard_grads: np.ndarray  # (n_shards, P): each shard's gradient
+    losses: np.ndarray       # float64 (n_shards,): each shard's share of the batch loss
+    penalties: np.ndarray    # float64 (n_chunks,): each chunk's share of the penalty
+    sync: np.ndarray         # int64 (3,): barrier count, barrier generation, abort flag
+
+
+@inline
+def _matrix(flat, start, rows, cols):
+    """The (rows, cols) C-ordered view of ``flat`` from ``start``."""
+    return flat[start:start + rows * cols].reshape((rows, cols))
+
+
+@inline
+def _layer(flat, network, i):
+    """Layer ``i``'s ``(W, b)`` as views of a vector in the parameters' layout (kernels/layout.py).
+    """
+    n_in, n_out = network.dims[i], network.dims[i + 1]
+    split = network.offsets[i] + n_in * n_out
+    return _matrix(flat, network.offsets[i], n_in, n_out), flat[split:split + n_out]
+
+
+#: A worker's workspace holds, for ``rows`` rows: the batch's inputs, targets and weights, then per
+#: layer its outputs, pre-activations, gradients, dropout masks and dropped outputs.
+_PER_LAYER = 5
+_OUT, _PRE, _GRAD, _MASK, _DROPPED = range(_PER_LAYER)
+
+
+@inline
+def _workspace_starts(dims, rows):
+    """Where each piece of a worker's flat workspace starts; the last entry is its size."""
+    n_layers = dims.shape[0] - 1
+    starts = np.empty(3 + _PER_LAYER * n_layers + 1, np.int64)
+    starts[0] = 0
+    starts[1] = rows * dims[0]
+    starts[2] = starts[1] + rows * dims[n_layers]
+    at = starts[2] + rows
+    for i in range(n_layers):
+        for piece in range(_PER_LAYER):
+            starts[3 + _PER_LAYER * i + piece] = at
+            at += rows * dims[i + 1]
+    starts[-1] = at
+    return starts
+
+
+@inline
+def _piece(workspace, starts, i, piece, rows, cols):
+    """Layer ``i``'s buffer ``piece`` (one of _OUT, _PRE, ...) for ``rows`` rows."""
+    return _matrix(workspace, starts[3 + _PER_LAYER * i + piece], rows, cols)
+
+
+@inline
 def _part(i, n_parts, size):
     """Bounds of part ``i`` of ``range(size)`` cut into ``n_parts`` near-equal pieces."""
     return i * size // n_parts, (i + 1) * size // n_parts
 
 
+@inline
+def _column_sums(db, delta):
+    # db (k,) <- column sums of delta (n, k)
+    n, k = delta.shape
+    for j in range(k):
+        db[j] = 0
+    for i in range(n):
+        for j in range(k):
+            db[j] += delta[i, j]
+
+
+@inline
+def _add_bias(pre, b):
+    n, k = pre.shape
+    for i in range(n):
+        for j in range(k):
+            pre[i, j] += b[j]
+
+
 @jit
-def _train_rows(buffers, Ws, bs, dWs, dbs, dims, activations, dropout, loss, X, Y, sample_weight,
-                idx, lo, hi, weight_sum, seed, step):
-    """Forward and backward on rows ``lo:hi`` of the batch ``idx``: fills this shard's gradient
-    (``dWs``, ``dbs``) and returns the rows' share of the batch loss, penalty excluded."""
-    xb_all, yb_all, wb_all, outs, pres, grads, masks, droppeds = buffers
+def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
+    """Forward and backward on rows ``lo:hi`` of the batch ``idx`` (``batch = (idx, weight_sum,
+    lo, hi)``, ``key = (seed, step)`` of the dropout masks), in the worker's ``space = (flat
+    workspace, its starts)``: fills ``gradient`` (this shard's, in the parameters' layout) and
+    returns the rows' share of the batch loss, penalty excluded."""
+    flat, starts = space
+    idx, weight_sum, lo, hi = batch
+    dims, activations, dropout, loss = network.dims, network.activations, network.dropout, \
+        network.loss
+    X, Y, sample_weight = data.X, data.Y, data.sample_weight
     r = hi - lo
-    n_layers = len(dims) - 1
+    n_layers = dims.shape[0] - 1
     if r == 0:
-        for i in range(n_layers):
-            dWs[i].ravel()[:] = 0
-            dbs[i][:] = 0
+        for i in range(gradient.shape[0]):
+            gradient[i] = 0
         return 0.0
+    xb = _matrix(flat, starts[0], r, dims[0])
+    yb = _matrix(flat, starts[1], r, dims[n_layers])
+    wb = flat[starts[2]:starts[2] + r]
     # element loops, not row slices: a slice assignment compiles Numba's shape-mismatch error
     # formatting, seconds of cold JIT for nothing
-    xb, yb, wb = xb_all[:r], yb_all[:r], wb_all[:r]
     for i in range(r):
         j = idx[lo + i]
         for c in range(xb.shape[1]):
@@ -88,51 +187,63 @@ def _train_rows(buffers, Ws, bs, dWs, dbs, dims, activations, dropout, loss, X, 
         for c in range(yb.shape[1]):
             yb[i, c] = Y[j, c]
         wb[i] = sample_weight[j] / weight_sum
+    scalars = np.empty(2, xb.dtype)  # BLAS's alpha = 1, beta = 0
+    scalars[0], scalars[1] = 1, 0
     x = xb
     for i in range(n_layers):
-        dense_forward(outs[i][:r], pres[i][:r], x, Ws[i], bs[i], activations[i])
-        x = outs[i][:r]
+        k = dims[i + 1]
+        W, b = _layer(theta, network, i)
+        pre, out = _piece(flat, starts, i, _PRE, r, k), _piece(flat, starts, i, _OUT, r, k)
+        gemm(x, False, W, False, pre, scalars)
+        _add_bias(pre, b)
+        call_3(kernels.forward[activations[i]], out, pre, pre)
+        x = out
         if dropout[i] > 0:
-            dropout_rows(droppeds[i][:r], masks[i][:r], x, dropout[i], seed, step, i, lo)
-            x = droppeds[i][:r]
+            x = _piece(flat, starts, i, _DROPPED, r, k)
+            dropout_rows(x, _piece(flat, starts, i, _MASK, r, k), out, dropout[i], key[0], key[1],
+                         i, lo)
     last = n_layers - 1
-    rows_loss = loss_forward(pres[last][:r], outs[last][:r], yb, wb, loss)
-    loss_backward(grads[last][:r], pres[last][:r], outs[last][:r], yb, wb, loss)
+    k = dims[n_layers]
+    pre, out = _piece(flat, starts, last, _PRE, r, k), _piece(flat, starts, last, _OUT, r, k)
+    delta = _piece(flat, starts, last, _GRAD, r, k)
+    rows_loss = call_4_float64(kernels.loss_forward[loss], pre, out, yb, wb)
+    call_5(kernels.loss_backward[loss], delta, pre, out, yb, wb)
     for i in range(last, -1, -1):
+        k = dims[i + 1]
+        delta = _piece(flat, starts, i, _GRAD, r, k)
+        # a logits-form loss hands back dL/dz of the output layer: its derivative is the identity
         activation = IDENTITY if (loss in LOGIT_LOSSES and i == last) else activations[i]
+        call_3(kernels.backward[activation], delta, _piece(flat, starts, i, _OUT, r, k),
+               _piece(flat, starts, i, _PRE, r, k))
         if i == 0:
-            dense_backward(None, dWs[0], dbs[0], grads[0][:r], xb, Ws[0], outs[0][:r],
-                           pres[0][:r], activation)
+            x = xb
         else:
-            x = droppeds[i - 1][:r] if dropout[i - 1] > 0 else outs[i - 1][:r]
-            dense_backward(grads[i - 1][:r], dWs[i], dbs[i], grads[i][:r], x, Ws[i],
-                           outs[i][:r], pres[i][:r], activation)
+            x = _piece(flat, starts, i - 1, _DROPPED if dropout[i - 1] > 0 else _OUT, r, dims[i])
+        dW, db = _layer(gradient, network, i)
+        gemm(x, True, delta, False, dW, scalars)
+        _column_sums(db, delta)
+        if i > 0:
+            W, b = _layer(theta, network, i)
+            below = _piece(flat, starts, i - 1, _GRAD, r, dims[i])
+            gemm(delta, False, W, True, below, scalars)
             if dropout[i - 1] > 0:
-                dropout_backward(grads[i - 1][:r], masks[i - 1][:r])
+                dropout_backward(below, _piece(flat, starts, i - 1, _MASK, r, dims[i]))
     return rows_loss
 
 
-@parallel_jit
-def _train_shards(losses, buffers, shard_grads, Ws, bs, dims, activations, dropout, loss, X, Y,
-                  sample_weight, idx, weight_sum, seed, step):
-    """:func:`_train_rows` on each shard's rows of the batch ``idx``, one shard per thread."""
-    n_shards = losses.shape[0]
-    m = idx.shape[0]
-    for s in prange(n_shards):
-        dWs, dbs = shard_grads[s]
-        lo, hi = _part(s, n_shards, m)
-        losses[s] = _train_rows(buffers[s], Ws, bs, dWs, dbs, dims, activations, dropout, loss,
-                                X, Y, sample_weight, idx, lo, hi, weight_sum, seed, step)
-
-
 @jit
-def _update_chunk(theta, grad, shard_grads, state_a, state_b, offsets, dims, lo, hi, l2, l1,
-                  optimizer, lr, momentum, nesterov, beta_1, beta_2, epsilon):
-    """Parameters ``lo:hi``: sum the shard gradients into ``grad``, add the penalty's gradient on
-    weights (``offsets`` is ``layout.parameter_offsets(dims)``, computed once per epoch), take the
+def _update_chunk(state, shard_grads, network, bounds, update, kernels, step):
+    """Parameters ``lo:hi`` (``bounds = (lo, hi, l2, l1)``, the penalties scaled to this batch):
+    sum the shard gradients into ``grad``, add the penalty's gradient on weights, take the
     optimizer step. Returns the penalty of the weights in the chunk."""
+    dims, offsets = network.dims, network.offsets
+    lo, hi, l2, l1 = bounds
+    theta, grad = state.theta, state.grad
     g = grad[lo:hi]
-    for s in range(shard_grads.shape[0]):
+    first = shard_grads[0, lo:hi]
+    for i in range(g.shape[0]):
+        g[i] = first[i]
+    for s in range(1, shard_grads.shape[0]):
         extra = shard_grads[s, lo:hi]
         for i in range(g.shape[0]):
             g[i] += extra[i]
@@ -144,76 +255,69 @@ def _update_chunk(theta, grad, shard_grads, state_a, state_b, offsets, dims, lo,
             if start < stop:
                 penalty += penalty_forward(theta[start:stop], l2, l1)
                 penalty_backward(grad[start:stop], theta[start:stop], l2, l1)
-    if optimizer == ADAM:
-        adam_update(theta[lo:hi], g, state_a[lo:hi], state_b[lo:hi], lr, beta_1, beta_2, epsilon)
-    else:
-        sgd_update(theta[lo:hi], g, state_a[lo:hi], lr, momentum, nesterov)
+    m2 = state.moment_2
+    call_7(kernels.optimizer_step[update.optimizer], theta[lo:hi], g, state.moment_1[lo:hi],
+           m2[min(lo, m2.shape[0]):min(hi, m2.shape[0])], update.hyper, update.lr, step)
     return penalty
 
 
-@parallel_jit
-def _update_chunks(penalties, theta, grad, shard_grads, state_a, state_b, offsets, dims, l2, l1,
-                   optimizer, lr, momentum, nesterov, beta_1, beta_2, epsilon):
-    """:func:`_update_chunk` on one parameter chunk per thread."""
-    n_chunks = penalties.shape[0]
-    size = theta.shape[0]
-    for c in prange(n_chunks):
-        lo, hi = _part(c, n_chunks, size)
-        penalties[c] = _update_chunk(theta, grad, shard_grads, state_a, state_b, offsets, dims,
-                                     lo, hi, l2, l1, optimizer, lr, momentum, nesterov, beta_1,
-                                     beta_2, epsilon)
-
-
 @jit
-def _train_epoch(theta, grad, shard_grads, penalties, state_a, state_b, dims, activations,
-                 dropout, loss, X, Y, sample_weight, order, batch_size, optimizer, lr, momentum,
-                 nesterov, beta_1, beta_2, epsilon, l2, l1, seed, step):
-    # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out);
-    # shard_grads (n_shards - 1, P): the other shards' gradients (shard 0 writes grad)
-    n_shards = shard_grads.shape[0] + 1
-    Ws, bs = _parameter_views(theta, dims)
-    views = [_parameter_views(grad, dims)]
-    for s in range(1, n_shards):
-        views.append(_parameter_views(shard_grads[s - 1], dims))
-    n = order.shape[0]
+def _epoch_worker(worker, n_workers, network, kernels, data, update, state, workspace, seed,
+                  step):
+    # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); this worker computes
+    # shards and chunks worker, worker + n_workers, ...; returns (mean loss, step)
+    shard_grads, losses, penalties, sync = workspace
+    n_shards, n_chunks = losses.shape[0], penalties.shape[0]
+    n = data.order.shape[0]
+    batch_size = data.batch_size
     rows = (min(batch_size, n) + n_shards - 1) // n_shards
-    buffers = [_shard_buffers(dims, rows, X) for _ in range(n_shards)]
-    offsets = _parameter_offsets(dims)
-    losses = np.zeros(n_shards)
+    starts = _workspace_starts(network.dims, rows)
+    space = (np.empty(starts[-1], state.theta.dtype), starts)
+    size = state.theta.shape[0]
     total = 0.0
     for start in range(0, n, batch_size):
-        idx = order[start:start + batch_size]
+        idx = data.order[start:start + batch_size]
         m = idx.shape[0]
         weight_sum = 0.0
         for r in range(m):
-            weight_sum += sample_weight[idx[r]]
-        if n_shards > 1:
-            _train_shards(losses, buffers, views, Ws, bs, dims, activations, dropout, loss, X, Y,
-                          sample_weight, idx, weight_sum, seed, step)
-        else:
-            lo, hi = _part(0, 1, m)  # all rows, as an int64 pair (a literal 0 would compile anew)
-            losses[0] = _train_rows(buffers[0], Ws, bs, views[0][0], views[0][1], dims,
-                                    activations, dropout, loss, X, Y, sample_weight, idx, lo, hi,
-                                    weight_sum, seed, step)
-        batch_loss = losses.sum()
+            weight_sum += data.sample_weight[idx[r]]
+        for s in range(worker, n_shards, n_workers):
+            lo, hi = _part(s, n_shards, m)
+            losses[s] = _train_rows(space, state.theta, shard_grads[s], network, kernels, data,
+                                    (idx, weight_sum, lo, hi), (seed, step))
+        if barrier(sync, n_workers):
+            return np.nan, step
+        batch_loss = 0.0
+        for s in range(n_shards):
+            batch_loss += losses[s]
         if not np.isfinite(batch_loss):
             return np.nan, step
         step += 1
-        rate = adam_learning_rate(lr, beta_1, beta_2, step) if optimizer == ADAM else lr
-        if penalties.shape[0] > 1:
-            _update_chunks(penalties, theta, grad, shard_grads, state_a, state_b, offsets, dims,
-                           l2 / m, l1 / m, optimizer, rate, momentum, nesterov, beta_1, beta_2,
-                           epsilon)
-        else:
-            lo, hi = _part(0, 1, theta.shape[0])
-            penalties[0] = _update_chunk(theta, grad, shard_grads, state_a, state_b, offsets,
-                                         dims, lo, hi, l2 / m, l1 / m, optimizer, rate, momentum,
-                                         nesterov, beta_1, beta_2, epsilon)
-        batch_loss += penalties.sum()
+        for c in range(worker, n_chunks, n_workers):
+            lo, hi = _part(c, n_chunks, size)
+            # the penalties are per batch, divided by its size (scikit-learn's scaling)
+            penalties[c] = _update_chunk(state, shard_grads, network,
+                                         (lo, hi, update.l2 / m, update.l1 / m), update, kernels,
+                                         step)
+        if barrier(sync, n_workers):
+            return np.nan, step
+        for c in range(n_chunks):
+            batch_loss += penalties[c]
         if not np.isfinite(batch_loss):
             return np.nan, step
         total += batch_loss * m
     return total / n, step
+
+
+def network_kernels(dtype, activations, loss, optimizer):
+    """The kernel tables a network needs, compiled for ``dtype`` (compiles only what it uses)."""
+    output = IDENTITY if loss in LOGIT_LOSSES else activations[-1]
+    return Kernels(cpu_tables.table("activation_forward", dtype, activations),
+                   cpu_tables.table("activation_backward", dtype,
+                                    list(activations[:-1]) + [output]),
+                   cpu_tables.table("loss_forward", dtype, [loss]),
+                   cpu_tables.table("loss_backward", dtype, [loss]),
+                   cpu_tables.table("optimizer_step", dtype, [optimizer]))
 
 
 def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss, X, Y,
@@ -221,7 +325,7 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
                 beta_2, epsilon, l2, l1, seed, step):
     """One epoch of mini-batch training in compiled code; see the reference for the parameters.
 
-    Each batch is split into row shards across Numba's threads (``numba.set_num_threads``) where
+    Each batch is split into row shards across ``numba.get_num_threads()`` threads where
     :func:`fastbp.kernels.cpu_threads.epoch_threads` allows, with BLAS held to one thread for the
     call. The same seed and thread count give bitwise the same weights.
 
@@ -230,11 +334,53 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
     mean_loss : float
     step : int
     """
+    arguments = dict(theta=theta, grad=grad, state_a=state_a, state_b=state_b, dims=dims,
+                     activations=activations, dropout=dropout, loss=loss, X=X, Y=Y,
+                     sample_weight=sample_weight, order=order, batch_size=batch_size,
+                     optimizer=optimizer, lr=lr, momentum=momentum, nesterov=nesterov,
+                     beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, l2=l2, l1=l1, seed=seed,
+                     step=step)
     rows = min(batch_size, order.shape[0])
     with epoch_threads() as threads:
-        shard_grads = np.empty((shard_count(threads, rows) - 1, theta.shape[0]), theta.dtype)
-        penalties = np.empty(chunk_count(threads, theta.shape[0]))
-        return _train_epoch(theta, grad, shard_grads, penalties, state_a, state_b, dims,
-                            activations, dropout, loss, X, Y, sample_weight, order, batch_size,
-                            optimizer, lr, momentum, nesterov, beta_1, beta_2, epsilon, l2, l1,
-                            seed, step)
+        return split_epoch(shard_count(threads, rows), chunk_count(threads, theta.shape[0]),
+                           arguments)
+
+
+def split_epoch(n_shards, n_chunks, arguments):
+    """:func:`train_epoch` (its ``arguments`` by name) with each batch cut into ``n_shards`` row
+    shards and the update into ``n_chunks`` parameter chunks, on ``max(n_shards, n_chunks)``
+    threads. Callers hold BLAS to one thread (:func:`~fastbp.kernels.cpu_threads.epoch_threads`)
+    when that is more than one."""
+    a = arguments
+    theta = a["theta"]
+    activation_codes = [int(code) for code in a["activations"]]
+    kernels = network_kernels(theta.dtype, activation_codes, int(a["loss"]), int(a["optimizer"]))
+    hyper = optimizer_hyper(a["optimizer"], a["momentum"], a["nesterov"], a["beta_1"],
+                            a["beta_2"], a["epsilon"])
+    workspace = Workspace(np.empty((n_shards, theta.shape[0]), theta.dtype), np.empty(n_shards),
+                          np.empty(n_chunks), np.zeros(3, np.int64))
+    dims = a["dims"]
+    offsets = np.array(layout.parameter_offsets([int(d) for d in dims]), np.int64)
+    args = (Network(dims, a["activations"], a["dropout"], int(a["loss"]), offsets), kernels,
+            Data(a["X"], a["Y"], a["sample_weight"], a["order"], int(a["batch_size"])),
+            Update(int(a["optimizer"]), hyper, float(a["lr"]), float(a["l2"]), float(a["l1"])),
+            State(theta, a["grad"], a["state_a"], a["state_b"]), workspace, int(a["seed"]),
+            int(a["step"]))
+    n_workers = max(n_shards, n_chunks)
+    if n_workers == 1:
+        return _epoch_worker(0, 1, *args)
+    futures = [pool(n_workers - 1).submit(_worker_or_abort, w, n_workers, args)
+               for w in range(1, n_workers)]
+    result = _worker_or_abort(0, n_workers, args)
+    for future in futures:
+        future.result()  # re-raises a worker's error
+    return result
+
+
+def _worker_or_abort(worker, n_workers, args):
+    """Run one worker; if it fails, tell the others to stop waiting for it at the barrier."""
+    try:
+        return _epoch_worker(worker, n_workers, *args)
+    except BaseException:
+        args[5].sync[2] = 1  # the workspace's abort flag
+        raise

@@ -1,20 +1,22 @@
-"""How many threads a CPU epoch may split its batches across; BLAS held to one thread meanwhile.
+"""How many threads a CPU epoch may split its batches across, and the threads themselves.
 
-:func:`fastbp.kernels.cpu.train_epoch` runs one row shard of each mini-batch per Numba thread, each
-shard calling BLAS itself. That only pays when every BLAS call stays on its calling thread: an
-OpenBLAS with its own worker threads, called from two threads at once, stalls for milliseconds a
-call. So the epoch runs threaded only where that can be guaranteed, and serially otherwise:
+:func:`fastbp.kernels.cpu.train_epoch` runs one compiled, GIL-free worker per thread: the calling
+thread and ``threads - 1`` threads of a small pool kept for the process. Each worker computes its
+row shards of every mini-batch and its chunk of the update, meeting the others at
+:func:`fastbp.kernels.cpu_sync.barrier`. Each shard calls BLAS itself, which only pays when every
+BLAS call stays on its calling thread (an OpenBLAS with its own worker threads, called from two
+threads at once, stalls for milliseconds a call), so BLAS is held to one thread (threadpoolctl)
+while an epoch runs threaded; where threadpoolctl cannot hold the BLAS that Numba calls
+(SciPy's), the epoch runs on one thread.
 
-* BLAS is limited to one thread (threadpoolctl) for the epoch's duration, which needs threadpoolctl
-  to recognise the BLAS that Numba calls (SciPy's);
-* Numba's threading layer is OpenMP or TBB (``workqueue`` wakes its threads too slowly and aborts on
-  launches from two Python threads at once);
-* the process is not a ``fork()`` child of one that had started GNU OpenMP, where Numba would
-  abort at the first parallel launch.
+No Numba parallel region is used: they cost several times the JIT time of serial code, and GNU
+OpenMP aborts a ``fork()``ed child that starts one. The pool is dropped in a forked child and made
+anew on first use.
 """
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numba
@@ -25,34 +27,29 @@ import numba
 MIN_SHARD_ROWS = 16
 
 #: Fewest parameters worth splitting the optimizer update across threads: on a 418-parameter
-#: model the second parallel region cost more than it saved; at 7,510 (digits) it paid.
+#: model the second thread's share cost more than it saved; at 7,510 (digits) it paid.
 MIN_CHUNK_PARAMETERS = 4096
 
-_state = {"blas": None, "blas_limit_holds": None, "layer": None, "forked_after_gnu_openmp": False}
+_state = {"blas": None, "blas_limit_holds": None, "pool": None, "pool_size": 0}
+_pool_lock = threading.Lock()
 _held = threading.local()  # the thread count granted by an enclosing epoch_threads, per thread
 
 
-def _threading_layer():
-    """Numba's threading layer, started if it was not; "none" when no layer can start."""
-    if _state["layer"] is None:
-        # Numba has no public call that starts its threads without compiling a parallel function
-        from numba.np.ufunc import parallel
-        try:
-            parallel._launch_threads()
-            _state["layer"] = numba.threading_layer()
-        except (ImportError, ValueError, AttributeError):
-            _state["layer"] = "none"
-    return _state["layer"]
+def _forget_pool_in_child():
+    # a forked child has the pool's objects but not its threads
+    _state["pool"], _state["pool_size"] = None, 0
 
 
-def _after_fork_in_child():
-    from numba.np.ufunc import parallel
-    # GNU OpenMP is not fork-safe: Numba aborts a child's parallel launch if the parent had one
-    if getattr(parallel, "_is_initialized", False) and _state["layer"] == "omp":
-        _state["forked_after_gnu_openmp"] = True
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+def pool(workers):
+    """The process's pool of epoch worker threads, with room for at least ``workers``."""
+    with _pool_lock:
+        if _state["pool_size"] < workers:
+            _state["pool"] = ThreadPoolExecutor(workers, thread_name_prefix="fastbp-epoch")
+            _state["pool_size"] = workers
+        return _state["pool"]
 
 
 def _blas():
@@ -66,21 +63,20 @@ def _blas():
 
 @contextmanager
 def epoch_threads():
-    """Context for one epoch: yields how many threads it may use, with BLAS single-threaded
-    while it runs if that is more than one.
+    """Context for one epoch or a whole training run: yields how many threads it may use, with
+    BLAS single-threaded while it runs if that is more than one.
 
     Yields
     ------
     int
-        ``numba.get_num_threads()`` where the conditions in this module's docstring hold, else 1.
+        ``numba.get_num_threads()`` where BLAS can be held to one thread, else 1.
     """
     granted = getattr(_held, "threads", 0)
     if granted:  # inside a training session: BLAS is already held
         yield granted
         return
     threads = numba.get_num_threads()
-    if (threads < 2 or _threading_layer() not in ("omp", "tbb")
-            or _state["forked_after_gnu_openmp"]):
+    if threads < 2:
         yield 1
         return
     blas = _blas()

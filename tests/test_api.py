@@ -229,9 +229,10 @@ def test_summary_and_repr():
 @pytest.mark.parametrize("activation, init, bound", [
     ("tanh", None, math.sqrt(6 / (300 + 200))),
     ("identity", None, math.sqrt(6 / (300 + 200))),
-    ("sigmoid", None, math.sqrt(2) * math.sqrt(6 / (300 + 200))),  # scikit-learn's factor
-    ("relu", None, math.sqrt(6 / 300)),
-    ("elu", None, math.sqrt(6 / 300)),
+    ("sigmoid", None, math.sqrt(2 / (300 + 200))),  # scikit-learn's bound for logistic
+    ("relu", None, math.sqrt(6 / (300 + 200))),  # Glorot for every activation by default
+    ("elu", None, math.sqrt(6 / (300 + 200))),
+    ("relu", "he_uniform", math.sqrt(6 / 300)),
     ("tanh", "he_uniform", math.sqrt(6 / 300)),
     ("relu", "glorot_uniform", math.sqrt(6 / (300 + 200))),
 ])

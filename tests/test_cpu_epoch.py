@@ -45,11 +45,8 @@ def _state(dtype, optimizer, seed=0):
 
 def _sharded(state, n_shards, n_chunks):
     """``train_epoch`` with an explicit number of row shards and parameter chunks."""
-    theta = state["theta"]
     with cpu_threads.epoch_threads():
-        return cpu_epoch._train_epoch(
-            state["theta"], state["grad"], np.empty((n_shards - 1, theta.size), theta.dtype),
-            np.empty(n_chunks), *[state[k] for k in list(state)[2:]])
+        return cpu_epoch.split_epoch(n_shards, n_chunks, state)
 
 
 def _epochs(train, state, epochs=3):

@@ -6,7 +6,6 @@ The estimators hold no training logic: they translate scikit-learn's parameters 
 ``partial_fit``). ``coefs_`` and ``intercepts_`` are views of the network's weights.
 """
 
-import math
 import numbers
 import warnings
 
@@ -20,8 +19,10 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import backends
+from ..initializers import glorot_uniform_bound
 from ..layers import Dense
 from ..model import Sequential
+from ..names import activation_name
 from ..training.optimizers import SGD, Adam
 from . import lbfgs, rules
 
@@ -140,14 +141,15 @@ class BaseMLP(BaseEstimator):
     def _new_network(self, units, dtype, random_state):
         """A network with scikit-learn's initialisation: Glorot-uniform weights and biases drawn
         from ``random_state`` in scikit-learn's order (same seed, same initial weights)."""
-        factor = 2.0 if self.activation == "logistic" else 6.0
+        # scikit-learn scales every layer's bound by the hidden activation, the output layer's too
+        hidden = activation_name(self.activation)
         layers = []
         for i in range(len(units) - 1):
             n_in, n_out = units[i], units[i + 1]
             last = i == len(units) - 2
             layer = Dense(n_in, n_out, self.out_activation_ if last else self.activation,
                           dropout=0.0 if last else self.dropout)
-            bound = math.sqrt(factor / (n_in + n_out))
+            bound = glorot_uniform_bound(n_in, n_out, hidden)
             layer.W = random_state.uniform(-bound, bound, (n_in, n_out))
             layer.b = random_state.uniform(-bound, bound, n_out)
             layers.append(layer)

@@ -1,0 +1,75 @@
+"""One start-up measurement, run as a fresh process by ``benchmarks/test_startup.py``.
+
+``python -m benchmarks.startup_probe MODE`` prints one JSON object:
+
+* ``first-fit``: the demo's network (64-64-10, float32, ReLU, softmax, Adam) on scikit-learn's
+  digits, one epoch of batch 32: the first ``fit`` in this process, then the same fit again (the
+  second is the fit's own cost, with nothing left to compile or load), and the time to import
+  fastbp's kernels;
+* ``data-only``: the same imports of NumPy and scikit-learn and the same data, no fastbp: what a
+  process pays that fastbp does not add;
+* ``fastbp-estimator`` / ``sklearn-estimator``: ``MLPClassifier(random_state=0).fit`` on digits,
+  the whole process being what is timed from outside.
+"""
+
+import json
+import sys
+import time
+import warnings
+
+
+def _digits():
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return (X / 16.0).astype(np.float32), y
+
+
+def first_fit():
+    X, y = _digits()
+    import fastbp
+
+    start = time.perf_counter()
+    from fastbp.kernels import cpu  # noqa: F401  (numba, the kernel modules)
+    imported = time.perf_counter()
+
+    def fit():
+        model = fastbp.Sequential(
+            [fastbp.Dense(64, 64, "relu"), fastbp.Dense(64, 10, "softmax")],
+            loss="cross_entropy", dtype="float32", seed=0)
+        begin = time.perf_counter()
+        model.fit(X, y, epochs=1, batch_size=32, seed=0)
+        return time.perf_counter() - begin
+
+    first = fit()
+    again = fit()
+    return {"import_kernels": imported - start, "first_fit": first, "second_fit": again}
+
+
+def data_only():
+    _digits()
+    return {}
+
+
+def estimator(library):
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+
+    if library == "fastbp":
+        from fastbp import MLPClassifier
+    else:
+        from sklearn.neural_network import MLPClassifier
+    X, y = load_digits(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MLPClassifier(random_state=0).fit(X, y)
+    return {"train_accuracy": float(model.score(X, y))}
+
+
+MODES = {"first-fit": first_fit, "data-only": data_only,
+         "fastbp-estimator": lambda: estimator("fastbp"),
+         "sklearn-estimator": lambda: estimator("sklearn")}
+
+if __name__ == "__main__":
+    print(json.dumps(MODES[sys.argv[1]]()))

@@ -1,0 +1,116 @@
+"""Start-up cost: what a fresh process pays before fastbp trains at full speed.
+
+Every measurement is a fresh ``python -m benchmarks.startup_probe`` process:
+
+* **cold**: the demo's network, first ``fit`` with an empty Numba cache (a new ``NUMBA_CACHE_DIR``):
+  JIT compile included;
+* **warm**: the same with the cache that run filled. The *fixed overhead* is the warm process's
+  wall time, less a process that imports the same libraries and loads the same data without
+  fastbp, less the fit's own cost (the same fit repeated in the process): importing Numba and the
+  kernels, loading them from the cache, starting threads, and exiting;
+* **whole process**: ``MLPClassifier(random_state=0).fit`` on digits, fastbp's against
+  scikit-learn's, in alternating pairs of fresh processes (warm cache), compared by medians.
+
+Targets (``--profile full``): cold first fit at most 5 s, fixed overhead at most 0.3 s, the
+whole-process fit at least 1.5x faster than scikit-learn's. They are reported in ``extra_info``,
+not asserted: timings do not fail tests.
+Run: ``pytest benchmarks/test_startup.py --profile full -s --benchmark-json=...``.
+"""
+
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _probe(mode, cache_dir):
+    """Run one probe process; returns (wall seconds, its JSON)."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "benchmarks.startup_probe", mode], cwd=ROOT,
+                          env=env, capture_output=True, text=True, check=True, timeout=600)
+    return time.perf_counter() - start, json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def cache_dir():
+    with tempfile.TemporaryDirectory(prefix="fastbp-startup-") as folder:
+        yield pathlib.Path(folder)
+
+
+def test_cold_first_fit(benchmark, cache_dir):
+    benchmark.group = "start-up"
+    result = {}
+
+    def cold():
+        # a new empty cache each round: every round compiles everything
+        fresh = pathlib.Path(tempfile.mkdtemp(dir=cache_dir))
+        result["wall"], result["probe"] = _probe("first-fit", fresh)
+
+    benchmark.pedantic(cold, rounds=1, iterations=1)
+    probe = result["probe"]
+    benchmark.extra_info.update(
+        cold_first_fit_s=probe["first_fit"], cold_process_s=result["wall"],
+        import_kernels_s=probe["import_kernels"], target_first_fit_s=5.0)
+    print(f"\ncold: first fit {probe['first_fit']:.2f} s (target <= 5 s), process "
+          f"{result['wall']:.2f} s")
+
+
+def test_warm_fixed_overhead(benchmark, cache_dir, profile):
+    benchmark.group = "start-up"
+    warm_cache = cache_dir / "warm"
+    _probe("first-fit", warm_cache)  # fills the cache
+    rounds = 7 if profile == "full" else 2
+    fastbp_runs, bare_runs = [], []
+
+    def warm():
+        fastbp_runs.append(_probe("first-fit", warm_cache))
+        bare_runs.append(_probe("data-only", warm_cache)[0])
+
+    benchmark.pedantic(warm, rounds=rounds, iterations=1)
+    overheads = [wall - bare - probe["second_fit"]
+                 for (wall, probe), bare in zip(fastbp_runs, bare_runs)]
+    overhead = statistics.median(overheads)
+    benchmark.extra_info.update(
+        warm_fixed_overhead_s=overhead, target_fixed_overhead_s=0.3,
+        warm_first_fit_s=statistics.median(p["first_fit"] for _, p in fastbp_runs),
+        fit_itself_s=statistics.median(p["second_fit"] for _, p in fastbp_runs),
+        import_kernels_s=statistics.median(p["import_kernels"] for _, p in fastbp_runs),
+        warm_process_s=statistics.median(w for w, _ in fastbp_runs),
+        data_only_process_s=statistics.median(bare_runs))
+    print(f"\nwarm: fixed overhead {overhead:.3f} s (target <= 0.3 s), first fit "
+          f"{benchmark.extra_info['warm_first_fit_s']:.3f} s, fit itself "
+          f"{benchmark.extra_info['fit_itself_s']:.3f} s")
+
+
+def test_whole_process_estimator_fit(benchmark, cache_dir, profile):
+    benchmark.group = "start-up"
+    warm_cache = cache_dir / "estimator"
+    _probe("fastbp-estimator", warm_cache)  # fills the cache
+    pairs = 7 if profile == "full" else 2
+    fastbp_s, sklearn_s, scores = [], [], {}
+
+    def pair():
+        # alternating, so that drift in the machine's speed falls on both sides alike
+        wall, result = _probe("fastbp-estimator", warm_cache)
+        fastbp_s.append(wall)
+        scores["fastbp"] = result["train_accuracy"]
+        wall, result = _probe("sklearn-estimator", warm_cache)
+        sklearn_s.append(wall)
+        scores["sklearn"] = result["train_accuracy"]
+
+    benchmark.pedantic(pair, rounds=pairs, iterations=1)
+    speedup = statistics.median(sklearn_s) / statistics.median(fastbp_s)
+    benchmark.extra_info.update(
+        fastbp_process_s=statistics.median(fastbp_s), sklearn_process_s=statistics.median(sklearn_s),
+        speedup=speedup, target_speedup=1.5, train_accuracy=scores)
+    print(f"\nwhole process: fastbp {statistics.median(fastbp_s):.2f} s, scikit-learn "
+          f"{statistics.median(sklearn_s):.2f} s: {speedup:.2f}x (target >= 1.5x)")

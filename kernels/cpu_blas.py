@@ -1,0 +1,55 @@
+"""Matrix products for the CPU kernels: BLAS ``gemm`` called straight from compiled code.
+
+Numba's ``np.dot`` reaches the same BLAS (SciPy's, through Numba's ``numba_xxgemm`` helper) but
+compiles layout checks, copies and error formatting into every function that uses it. Calling the
+helper directly compiles to one external call, keeps the code of every caller small (cold JIT time
+is user-facing), and lets BLAS read a transposed operand in place instead of a copy.
+"""
+
+from numba import njit, types
+from numba.np.linalg import ensure_blas
+
+ensure_blas()  # SciPy's BLAS, which numba_xxgemm calls, must be importable
+
+_xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
+    types.char, types.char, types.char,        # kind, transa, transb
+    types.intp, types.intp, types.intp,        # m, n, k
+    types.voidptr, types.voidptr, types.intp,  # alpha, a, lda
+    types.voidptr, types.intp, types.voidptr,  # b, ldb, beta
+    types.voidptr, types.intp))                # c, ldc
+
+_N, _T = 110, 116        # ord("n"), ord("t"): BLAS's transpose flags
+_SINGLE, _DOUBLE = 115, 100  # ord("s"), ord("d"): its precisions
+
+
+# inline: typed inside each caller rather than compiled on its own, one compile fewer per caller
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def gemm(a, trans_a, b, trans_b, c, scalars):
+    """``c = op(a) @ op(b)`` for C-contiguous 2-D arrays of one dtype, where ``op`` transposes if
+    asked; ``c`` is overwritten.
+
+    Parameters
+    ----------
+    a : ndarray, shape (m, k), or (k, m) with ``trans_a``
+    trans_a : bool
+    b : ndarray, shape (k, n), or (n, k) with ``trans_b``
+    trans_b : bool
+    c : ndarray, shape (m, n)
+    scalars : ndarray, shape (2,), of the arrays' dtype
+        ``[1, 0]``: BLAS's ``alpha`` and ``beta``, passed by address.
+    """
+    # c (m, n) <- op(a) (m, k) @ op(b) (k, n)
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    if m == 0 or n == 0:
+        return
+    if k == 0:
+        for i in range(m):
+            for j in range(n):
+                c[i, j] = 0
+        return
+    kind = _SINGLE if c.itemsize == 4 else _DOUBLE
+    # BLAS is column-major: a row-major c = op(a) op(b) is the column-major c^T = op(b)^T op(a)^T
+    _xxgemm(kind, _T if trans_b else _N, _T if trans_a else _N, n, m, k,
+            scalars.ctypes, b.ctypes, b.shape[1], a.ctypes, a.shape[1],
+            scalars[1:].ctypes, c.ctypes, n)

@@ -1,0 +1,173 @@
+"""The CPU backend's per-activation, per-loss and per-optimizer kernels, compiled on first use.
+
+Every body in :mod:`~fastbp.kernels.cpu_activations`, :mod:`~fastbp.kernels.cpu_losses` and
+:mod:`~fastbp.kernels.cpu_training` is compiled for one dtype, with an explicit signature, the first
+time a model needs it, and cached on disk like every Numba function of this package. Compiled code
+that must choose among them at run time (the dense layer, the epoch) takes a *table*: an int64
+array with the address of one compiled kernel per code, and calls an entry with :func:`call_3`,
+:func:`call_4_float64`, :func:`call_5` or :func:`call_7` (Numba's own calling convention, as its
+first-class functions use). The caller is therefore compiled once per dtype whatever the network,
+never re-optimises a kernel's code inside its own, and a network with a new activation, loss or
+optimizer compiles only that small kernel. A table's entries for codes the caller did not ask for
+repeat one it did ask for, so that nothing unused is compiled.
+"""
+
+import threading
+
+import numba
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from . import cpu_activations as act
+from . import cpu_losses as lss
+from . import cpu_training as trn
+from .codes import (ACTIVATION_CODES, ADAM, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, ELU, EXP, GELU,
+                    IDENTITY, LEAKY_RELU, LOSS_CODES, MSE, OPTIMIZER_CODES, POISSON, RELU, SGD,
+                    SIGMOID, SOFTMAX, SOFTPLUS, SQUARED_ERROR, TANH)
+
+ACTIVATION_FORWARD = {
+    IDENTITY: act.identity_forward, SIGMOID: act.sigmoid_forward, TANH: act.tanh_forward,
+    RELU: act.relu_forward, LEAKY_RELU: act.leaky_relu_forward, ELU: act.elu_forward,
+    GELU: act.gelu_forward, SOFTPLUS: act.softplus_forward, SOFTMAX: act.softmax_forward,
+    EXP: act.exp_forward}
+ACTIVATION_BACKWARD = {
+    IDENTITY: act.identity_backward, SIGMOID: act.sigmoid_backward, TANH: act.tanh_backward,
+    RELU: act.relu_backward, LEAKY_RELU: act.leaky_relu_backward, ELU: act.elu_backward,
+    GELU: act.gelu_backward, SOFTPLUS: act.softplus_backward, SOFTMAX: act.softmax_backward,
+    EXP: act.exp_backward}
+LOSS_FORWARD = {
+    SQUARED_ERROR: lss.squared_error_forward, MSE: lss.mse_forward,
+    CROSS_ENTROPY: lss.cross_entropy_forward,
+    BINARY_CROSS_ENTROPY: lss.binary_cross_entropy_forward, POISSON: lss.poisson_forward}
+LOSS_BACKWARD = {
+    SQUARED_ERROR: lss.squared_error_backward, MSE: lss.mse_backward,
+    CROSS_ENTROPY: lss.logits_backward, BINARY_CROSS_ENTROPY: lss.logits_backward,
+    POISSON: lss.logits_backward}
+OPTIMIZER_STEP = {SGD: trn.sgd_step, ADAM: trn.adam_step}
+
+# each table: its bodies by code, the codes it must cover, and its signature for an element type
+_TABLES = {
+    "activation_forward": (ACTIVATION_FORWARD, ACTIVATION_CODES.values(),
+                           lambda t: types.void(t[:, ::1], t[:, ::1], t[:, ::1])),
+    "activation_backward": (ACTIVATION_BACKWARD, ACTIVATION_CODES.values(),
+                            lambda t: types.void(t[:, ::1], t[:, ::1], t[:, ::1])),
+    "loss_forward": (LOSS_FORWARD, LOSS_CODES.values(),
+                     lambda t: types.float64(t[:, ::1], t[:, ::1], t[:, ::1], t[::1])),
+    "loss_backward": (LOSS_BACKWARD, LOSS_CODES.values(),
+                      lambda t: types.void(t[:, ::1], t[:, ::1], t[:, ::1], t[:, ::1], t[::1])),
+    "optimizer_step": (OPTIMIZER_STEP, OPTIMIZER_CODES.values(),
+                       lambda t: types.void(t[::1], t[::1], t[::1], t[::1], types.float64[::1],
+                                            types.float64, types.int64)),
+}
+
+_lock = threading.Lock()
+_kernels = {}  # (table, code, dtype) -> dispatcher compiled for that dtype alone
+_tables = {}   # (table, dtype, codes) -> int64 array of kernel addresses
+
+
+def kernel(table, code, dtype):
+    """The compiled kernel for ``code`` in ``table`` (a name in this module), for ``dtype``.
+
+    Parameters
+    ----------
+    table : str
+        ``"activation_forward"``, ``"activation_backward"``, ``"loss_forward"``,
+        ``"loss_backward"`` or ``"optimizer_step"``.
+    code : int
+    dtype : numpy dtype, float32 or float64
+
+    Returns
+    -------
+    numba dispatcher with exactly one signature
+    """
+    dtype = np.dtype(dtype)
+    key = (table, code, dtype)
+    found = _kernels.get(key)
+    if found is None:
+        bodies, _, signature = _TABLES[table]
+        with _lock:  # one compile per kernel, whichever thread asks first
+            found = _kernels.get(key)
+            if found is None:
+                found = numba.njit(signature(numba.from_dtype(dtype)), cache=True, nogil=True,
+                                   error_model="numpy")(bodies[code])
+                _kernels[key] = found
+    return found
+
+
+def every_kernel():
+    """Every ``(table, code)`` pair there is a kernel for, for compiling them all ahead of use."""
+    return [(name, code) for name, (bodies, _, _) in _TABLES.items() for code in sorted(bodies)]
+
+
+def _address(dispatcher):
+    """Where the compiled code of a one-signature dispatcher starts (Numba's calling convention)."""
+    [result] = dispatcher.overloads.values()
+    return result.library.get_pointer_to_function(result.fndesc.llvm_func_name)
+
+
+def table(name, dtype, codes):
+    """Addresses of compiled kernels indexed by code, real for ``codes``, for compiled callers.
+
+    Parameters
+    ----------
+    name : str
+        As for :func:`kernel`.
+    dtype : numpy dtype
+    codes : iterable of int
+        The codes the caller may index; at least one.
+
+    Returns
+    -------
+    ndarray of int64, shape (number of codes in ``name``,)
+        Read-only; the kernels stay compiled for the life of the process.
+    """
+    codes = frozenset(int(c) for c in codes)
+    key = (name, np.dtype(dtype), codes)
+    found = _tables.get(key)
+    if found is None:
+        every = sorted(_TABLES[name][1])  # 0..n-1, so a code is its own index
+        filler = _address(kernel(name, min(codes), dtype))
+        found = np.array([_address(kernel(name, c, dtype)) if c in codes else filler
+                          for c in every], np.int64)
+        found.flags.writeable = False
+        _tables[key] = found
+    return found
+
+
+def _call(context, builder, signature, args):
+    """Call the kernel at address ``args[0]`` with ``args[1:]``; a kernel's error returns from
+    the caller, as a call of a jitted function would."""
+    argument_types = signature.args[1:]
+    function_type = context.call_conv.get_function_type(signature.return_type, argument_types)
+    pointer = builder.inttoptr(args[0], function_type.as_pointer())
+    status, result = context.call_conv.call_function(builder, pointer, signature.return_type,
+                                                     argument_types, args[1:])
+    with cgutils.if_unlikely(builder, status.is_error):
+        context.call_conv.return_status_propagate(builder, status)
+    return result
+
+
+@intrinsic
+def call_3(typingctx, address, a, b, c):
+    """Call an activation kernel from a table: ``(out or grad, z or out, pre)``."""
+    return types.void(types.int64, a, b, c), _call
+
+
+@intrinsic
+def call_4_float64(typingctx, address, a, b, c, d):
+    """Call a loss-forward kernel from a table: ``(pre, out, y, weight) -> float``."""
+    return types.float64(types.int64, a, b, c, d), _call
+
+
+@intrinsic
+def call_5(typingctx, address, a, b, c, d, e):
+    """Call a loss-backward kernel from a table: ``(grad, pre, out, y, weight)``."""
+    return types.void(types.int64, a, b, c, d, e), _call
+
+
+@intrinsic
+def call_7(typingctx, address, a, b, c, d, e, f, g):
+    """Call an optimizer-step kernel from a table: ``(theta, grad, m1, m2, hyper, lr, step)``."""
+    return types.void(types.int64, a, b, c, d, e, f, g), _call
