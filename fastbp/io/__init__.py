@@ -8,7 +8,7 @@ anything heavy until called.
 
 from .native import load, save
 
-__all__ = ["load", "save", "to_onnx"]
+__all__ = ["load", "register_skl2onnx", "save", "to_onnx"]
 
 
 def to_onnx(obj, **options):
@@ -16,3 +16,11 @@ def to_onnx(obj, **options):
     from .onnx_export import to_onnx as export
 
     return export(obj, **options)
+
+
+def register_skl2onnx():
+    """Register fastbp's estimators with skl2onnx; see
+    :func:`fastbp.io.skl2onnx_registration.register_skl2onnx`."""
+    from .skl2onnx_registration import register_skl2onnx as register
+
+    register()
