@@ -4,7 +4,7 @@
 scikit-learn estimators import on first access.
 """
 
-from .errors import DeviceError, DivergenceError
+from .errors import DeviceError, DivergenceError, ModelFileError
 from .layers import Dense
 from .model import Sequential
 from .training.history import History
@@ -14,10 +14,13 @@ from .training.stopping import EarlyStopping
 __version__ = "0.1.0"
 
 __all__ = ["SGD", "Adam", "Dense", "DeviceError", "DivergenceError", "EarlyStopping", "History",
-           "MLPClassifier", "MLPRegressor", "Sequential", "__version__"]
+           "MLPClassifier", "MLPRegressor", "ModelFileError", "Sequential", "__version__", "load",
+           "save", "to_onnx"]
 
-#: Names importing scikit-learn, loaded on first access (PEP 562) to keep ``import fastbp`` light.
-_LAZY = {"MLPClassifier": ".estimators", "MLPRegressor": ".estimators"}
+#: Names importing scikit-learn (or, for the model files, safetensors and onnx), loaded on first
+#: access (PEP 562) to keep ``import fastbp`` light.
+_LAZY = {"MLPClassifier": ".estimators", "MLPRegressor": ".estimators", "save": ".io",
+         "load": ".io", "to_onnx": ".io"}
 
 
 def __getattr__(name):

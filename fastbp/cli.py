@@ -1,5 +1,5 @@
 """The ``fastbp`` command (also ``python -m fastbp``): ``demo``, ``warmup``, ``bench gradient-cost``,
-``info``.
+``info``, ``inspect``.
 
 Every command imports what it needs only when it runs, so ``fastbp --help`` answers at once. A bad
 argument or a failed run ends with one ``fastbp: error: ...`` line on stderr and a non-zero exit
@@ -106,6 +106,15 @@ def build_parser():
                         description="Print the versions of fastbp and its dependencies, the BLAS "
                                     "in use, Numba's threading layer and thread count, the CPU's "
                                     "SIMD features and whether CUDA is available (and which GPU).")
+
+    inspect = commands.add_parser(
+        "inspect", help="print a saved model file's header without loading its arrays",
+        description="Print what a file written by fastbp.save holds: its kind, format and fastbp "
+                    "versions, dtype, loss, layers, parameter count, optimizer state, estimator "
+                    "details and each array's dtype, shape and size. Only the header is read; the "
+                    "file's length is checked against it, the arrays' checksum is not (fastbp.load "
+                    "checks that). A file that is not a loadable model exits with status 2.")
+    inspect.add_argument("file", metavar="FILE", help="a model file written by fastbp.save")
     return parser
 
 
@@ -178,9 +187,25 @@ def _info(args):
     print(info.format_info(info.collect()))
 
 
+class _BadInput(Exception):
+    """Input the command cannot use (an unreadable or invalid file): one line, exit status 2."""
+
+
+def _inspect(args):
+    from .errors import ModelFileError
+    from .io.inspect import describe_file, format_description
+
+    try:
+        facts = describe_file(args.file)
+    except (ModelFileError, OSError) as error:
+        message = error.strerror if isinstance(error, OSError) and error.strerror else error
+        raise _BadInput(f"{args.file}: {message}") from None
+    print(format_description(facts))
+
+
 STUDIES = {"gradient-cost": _gradient_cost}
 COMMANDS = {"demo": _demo, "warmup": _warmup, "bench": lambda args: STUDIES[args.study](args),
-            "info": _info}
+            "info": _info, "inspect": _inspect}
 
 
 def main(argv=None):
@@ -192,6 +217,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("fastbp: interrupted", file=sys.stderr)
         return 130
+    except _BadInput as error:
+        print(f"fastbp: error: {error}", file=sys.stderr)
+        return 2
     except (_Failure, AssertionError, OSError) as error:  # findings and I/O, not bugs
         print(f"fastbp: error: {error}", file=sys.stderr)
         return 1

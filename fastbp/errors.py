@@ -7,3 +7,8 @@ class DivergenceError(FloatingPointError):
 
 class DeviceError(RuntimeError):
     """The requested compute device cannot be used (no GPU, or its libraries are missing)."""
+
+
+class ModelFileError(ValueError):
+    """A saved model file that cannot be loaded: truncated, corrupt, of an unknown kind or of a
+    newer format version, or holding arrays that do not fit its header. Nothing is built."""

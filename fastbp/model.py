@@ -339,6 +339,20 @@ class Sequential:
                    validation_split=validation_split, early_stopping=early_stopping,
                    verbose=verbose)
 
+    def __getstate__(self):
+        # the kernel module cannot be pickled and the buffers are scratch space
+        state = dict(self.__dict__)
+        state["_kernels"], state["_buffers"] = None, None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._kernels = backends.load(self.backend)
+        # pickle copies each array on its own: make the layers' W and b views of theta again
+        for layer, (W, b) in zip(self.layers, self._views(self._theta)):
+            W[...], b[...] = layer._W, layer._b
+            layer._W, layer._b = W, b
+
     def __repr__(self):
         inner = ", ".join(repr(layer) for layer in self.layers)
         return (f"Sequential([{inner}], loss={self.loss_name!r}, dtype={self.dtype.name!r}, "

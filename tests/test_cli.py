@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import json
+import pathlib
 import re
 import shutil
 import subprocess
@@ -108,6 +109,69 @@ def test_info_probes_turn_failures_into_notes():
     assert text.splitlines() == ["a           1", "long label  x", "            y"]
 
 
+# ---- inspect ------------------------------------------------------------------------------------
+MODEL_FILES = pathlib.Path(__file__).parent / "data"
+
+
+def test_inspect_prints_kind_layers_dtype_versions_and_sizes(tmp_path):
+    path = tmp_path / "net.safetensors"
+    model = fastbp.Sequential([fastbp.Dense(6, 5, "elu", dropout=0.25),
+                               fastbp.Dense(5, 2, "softmax")], loss="cross_entropy",
+                              dtype="float64", backend="numpy", seed=0)
+    fastbp.save(model, path)
+    run = fastbp_command("inspect", str(path), timeout=60)
+    assert run.returncode == 0, run.stderr
+    facts = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1)
+                 for line in run.stdout.splitlines() if not line.startswith(" "))
+    assert facts["kind"] == "sequential"
+    assert facts["format"] == f"fastbp-model version 1, written by fastbp {fastbp.__version__}"
+    assert (facts["dtype"], facts["loss"], facts["backend"]) == ("float64", "cross_entropy",
+                                                                  "numpy")
+    assert facts["layers"] == "0: Dense 6 -> 5, elu, dropout 0.25"
+    assert "1: Dense 5 -> 2, softmax" in run.stdout
+    assert facts["parameters"] == f"{model.n_params:,}" == "47"
+    assert facts["arrays"] == "layers.0.W  float64 (6, 5)  240 bytes"
+    size = path.stat().st_size
+    assert facts["size"].startswith(f"{size:,} bytes: ") and facts["size"].endswith(
+        f"{47 * 8:,} of arrays")
+
+
+def test_inspect_shows_an_estimator_and_leaves_the_arrays_unread(tmp_path):
+    data = bytearray((MODEL_FILES / "v1-mlp_classifier.safetensors").read_bytes())
+    data[-1] ^= 0xFF  # damage only the arrays: load refuses the file, inspect never reads them
+    path = tmp_path / "c.safetensors"
+    path.write_bytes(bytes(data))
+    run = fastbp_command("inspect", str(path), timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "classes_ (str): ant, bee, cow" in run.stdout
+    assert "kind        mlp_classifier" in run.stdout
+    with pytest.raises(fastbp.ModelFileError, match="checksum"):
+        fastbp.load(path)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "No such file or directory"),
+    (b"", "the file is 0 bytes long"),
+    (b"#!/bin/sh\nrm -rf /\n", "header length .* exceeds"),
+    ("truncated", "runs past the end"),
+    ("newer", "format version 9 is newer"),
+], ids=["missing", "empty", "not a model", "truncated", "newer version"])
+def test_inspect_refuses_bad_files_with_exit_2_and_one_line(tmp_path, content, message):
+    path = tmp_path / "bad.safetensors"
+    good = (MODEL_FILES / "v1-sequential.safetensors").read_bytes()
+    if content == "truncated":
+        content = good[:100]
+    elif content == "newer":
+        content = good.replace(b'\\"format_version\\":1', b'\\"format_version\\":9')
+        assert content != good
+    if content is not None:
+        path.write_bytes(content)
+    run = fastbp_command("inspect", str(path), timeout=60)
+    assert run.returncode == 2 and run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert re.search(f"^fastbp: error: .*bad.safetensors: .*{message}", run.stderr), run.stderr
+
+
 # ---- arguments ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("args", [
     (),
@@ -121,6 +185,8 @@ def test_info_probes_turn_failures_into_notes():
     ("bench", "gradient-cost", "--json", "/no/such/folder/cost.json"),
     ("bench", "gradient-cost", "--quick", "extra"),
     ("info", "--verbose"),
+    ("inspect",),
+    ("inspect", "a.safetensors", "b.safetensors"),
 ], ids=lambda args: " ".join(args) or "nothing")
 def test_bad_arguments_exit_2_with_one_error_line(args):
     run = fastbp_command(*args, timeout=60)
@@ -139,7 +205,8 @@ def test_plot_without_matplotlib_fails_at_once_with_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("args, documented", [
-    ((), ("demo", "bench", "info")),
+    ((), ("demo", "bench", "info", "inspect")),
+    (("inspect",), ("FILE", "header", "checksum")),
     (("demo",), ("--epochs", "--seed", "--quiet", "digits")),
     (("bench",), ("gradient-cost",)),
     (("bench", "gradient-cost"), ("--quick", "--plot", "--json", "--seed")),

@@ -1,0 +1,139 @@
+"""The one module that reads and writes fastbp's private training state for the model file.
+
+Parameters are read through the layers' ``W``/``b``; what has no public face (a network's
+samples-seen clock, an optimizer's moment vectors, an estimator's label binarizer, optimizer,
+learning-rate schedule, stopping rule and early-stopping snapshot) is read and restored here only,
+so a change to those internals has one place to follow it.
+"""
+
+import numpy as np
+
+from ..errors import ModelFileError
+from ..training.optimizers import SGD, Adam
+from .format import fail
+
+OPTIMIZER_CLASSES = {"sgd": SGD, "adam": Adam}
+#: Label types a classifier's LabelBinarizer may have learned.
+Y_TYPES = ("binary", "multiclass", "multilabel-indicator")
+
+
+# ---- Sequential ---------------------------------------------------------------------------------
+def samples_seen(model):
+    """Samples a :class:`~fastbp.Sequential` has trained on (the ``invscaling`` clock)."""
+    return int(model._samples_seen)
+
+
+def set_samples_seen(model, n):
+    model._samples_seen = n
+
+
+def flat_parameters(model):
+    """The model's flat parameter vector, shape (n_params,) (the layers' W and b are views)."""
+    return model._theta
+
+
+# ---- optimizers ---------------------------------------------------------------------------------
+def optimizer_header(optimizer):
+    """An optimizer's class and hyper-parameters as header fields."""
+    name = {SGD: "sgd", Adam: "adam"}.get(type(optimizer))
+    if name is None:
+        raise TypeError(f"optimizer must be a fastbp.SGD or fastbp.Adam; got {optimizer!r}")
+    fields = {"name": name, "lr": optimizer.lr, "steps": int(optimizer.steps)}
+    if name == "sgd":
+        fields.update(momentum=optimizer.momentum, nesterov=optimizer.nesterov)
+    else:
+        fields.update(beta_1=optimizer.beta_1, beta_2=optimizer.beta_2, epsilon=optimizer.epsilon)
+    return fields
+
+
+def optimizer_arrays(optimizer, n_params, dtype):
+    """The optimizer's two state vectors, shape (n_params,); zeros if it has not run yet."""
+    state = optimizer._state
+    if state is None:
+        return np.zeros(n_params, dtype), np.zeros(n_params, dtype)
+    if state[0].shape != (n_params,) or state[0].dtype != dtype:
+        raise ValueError(f"the optimizer's state is {state[0].dtype} of shape {state[0].shape}; "
+                         f"this model needs {np.dtype(dtype).name} of shape ({n_params},): was it "
+                         f"used to train another model?")
+    return state[0], state[1]
+
+
+def build_optimizer(fields, state_a, state_b):
+    """An optimizer from checked header fields and its state vectors (copied)."""
+    cls = OPTIMIZER_CLASSES[fields["name"]]
+    keys = ("momentum", "nesterov") if cls is SGD else ("beta_1", "beta_2", "epsilon")
+    try:
+        optimizer = cls(fields["lr"], **{key: fields[key] for key in keys})
+    except (TypeError, ValueError) as error:
+        raise fail(f"header.optimizer: {error}") from None
+    optimizer._state = (np.array(state_a), np.array(state_b))
+    optimizer.steps = fields["steps"]
+    return optimizer
+
+
+# ---- estimators ---------------------------------------------------------------------------------
+def estimator_optimizer(estimator):
+    """The optimizer a stochastic estimator's ``partial_fit`` continues with, or None."""
+    return estimator.__dict__.get("_optimizer")
+
+
+def label_binarizer(estimator):
+    """``{"y_type": ...}`` of a fitted classifier's label binarizer."""
+    return {"y_type": str(estimator._label_binarizer.y_type_)}
+
+
+def set_label_binarizer(estimator, fields, classes):
+    from sklearn.preprocessing import LabelBinarizer
+
+    binarizer = LabelBinarizer()
+    binarizer.y_type_, binarizer.sparse_input_, binarizer.classes_ = (fields["y_type"], False,
+                                                                      classes)
+    estimator._label_binarizer = binarizer
+
+
+def training_rules(estimator):
+    """Header fields of the stopping rule and learning-rate schedule (None where absent)."""
+    stopping = estimator.__dict__.get("_stopping")
+    schedule = estimator.__dict__.get("_schedule")
+    stop = None if stopping is None else {
+        "monitor": stopping.monitor, "patience": stopping.patience,
+        "min_delta": stopping.min_delta, "best": stopping.best, "best_epoch": stopping.best_epoch,
+        "wait": stopping.wait}
+    sched = None if schedule is None else {
+        "kind": schedule.kind, "power_t": schedule.power_t, "scale": schedule.scale,
+        "fresh": schedule.fresh}
+    return stop, sched
+
+
+def best_parameters(estimator):
+    """The early-stopping snapshot of the flat parameters, shape (n_params,), or None."""
+    return estimator.__dict__.get("_best_parameters")
+
+
+def restore_estimator(estimator, stop, sched, optimizer, best):
+    """Give a freshly made estimator its training state, then bind its network.
+
+    ``stop``/``sched`` are decoded header fields (or None), ``optimizer`` an Optimizer or None,
+    ``best`` an array or None; the fitted public attributes are already set.
+    """
+    from ..estimators.rules import SklearnSchedule, SklearnStopping
+
+    schedule = None
+    if sched is not None:
+        schedule = SklearnSchedule(sched["kind"], sched["power_t"])
+        schedule.scale, schedule.fresh = sched["scale"], sched["fresh"]
+        estimator._schedule = schedule
+    if stop is not None:
+        stopping = SklearnStopping(stop["monitor"] == "val_metric", stop["patience"] - 1,
+                                   stop["min_delta"], schedule)
+        stopping.best, stopping.best_epoch, stopping.wait = (stop["best"], stop["best_epoch"],
+                                                             stop["wait"])
+        estimator._stopping = stopping
+    if optimizer is not None:
+        estimator._optimizer = optimizer
+    if best is not None:
+        estimator._best_parameters = np.array(best)
+    try:
+        estimator._network()  # rebuilds the Sequential from coefs_/intercepts_ and binds them
+    except (TypeError, ValueError) as error:
+        raise ModelFileError(f"the saved network cannot be rebuilt: {error}") from None
