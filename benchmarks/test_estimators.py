@@ -1,4 +1,4 @@
-"""fastbp's MLPClassifier/MLPRegressor against scikit-learn's on small real data sets (issue 4).
+"""fastbp's MLPClassifier/MLPRegressor against scikit-learn's on small real data sets.
 
 Both estimators run with default settings and the same ``random_state`` on the same split; the
 benchmark times fastbp's fits, ``extra_info`` holds scikit-learn's time, the speed-up and both

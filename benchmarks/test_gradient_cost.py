@@ -5,7 +5,7 @@ benchmark each times one forward pass, ``Sequential.gradients`` and
 ``Sequential.numerical_gradients`` on the CPU backend in float64, kernels compiled beforehand. Each
 checks its result inside the benchmark: the two gradients against each other, the forward pass
 against the NumPy reference backend. ``extra_info`` holds N, P and the exact step counts. The last
-test fits the log-log slopes of time against P over the sweep and asserts the targets of issue 5
+test fits the log-log slopes of time against P over the sweep and asserts the study's targets
 when timing is on (``--benchmark-disable`` runs everything once and reports the slopes only).
 
 Run: ``pytest benchmarks/test_gradient_cost.py --profile full --benchmark-json=...``; the same
@@ -101,7 +101,7 @@ def test_gradient_cost(benchmark, case, method):
 
 
 def test_gradient_cost_slopes(benchmark, request):
-    """Log-log slopes over the P sweep, ratios per size, and issue 5's targets."""
+    """Log-log slopes over the P sweep, ratios per size, and the study's targets."""
     cases = gc.cases(request.config.getoption("--profile"))
     missing = [f"{c.label} {m}" for c in cases for m in METHODS if (c, m) not in _TIMES]
     if missing:

@@ -1,4 +1,4 @@
-"""Training speed against scikit-learn, PyTorch and the BLAS roofline (issue 3's cases a-c).
+"""Training speed against scikit-learn, PyTorch and the BLAS roofline (cases a-c).
 
 Each case trains the same float32 architecture with Adam (lr 1e-3, alpha 1e-4), the same initial
 weight distribution, batch size and epochs, in one process; the benchmark times fastbp's ``fit`` and

@@ -322,7 +322,7 @@ def fit_slope(x, y):
 
 
 # ---- the study ----------------------------------------------------------------------------------
-#: Acceptance targets (issue 5): FD slope, its excess over backprop's, backprop/forward ceiling
+#: Acceptance targets of the study: FD slope, its excess over backprop's, backprop/forward ceiling
 #: where a forward pass takes longer than the floor.
 MIN_NUMERICAL_SLOPE = 1.7
 MIN_SLOPE_GAP = 0.7

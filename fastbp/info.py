@@ -56,17 +56,11 @@ def _blas():
 
 
 def _threading():
-    import numba
+    from .kernels.cpu_threads import thread_count
 
-    try:
-        # Numba picks its layer when the first parallel region starts; start the pool (no compile)
-        from numba.np.ufunc.parallel import _launch_threads
-
-        _launch_threads()
-        layer = numba.threading_layer()
-    except (ImportError, ValueError):
-        layer = f"not started (requested: {numba.config.THREADING_LAYER})"
-    return f"{layer}, {numba.get_num_threads()} threads (of {os.cpu_count()} CPUs)"
+    # the CPU epoch runs on Python threads of its own, not on Numba's threading layer
+    return (f"{thread_count()} epoch threads (numba.get_num_threads(); of {os.cpu_count()} "
+            f"CPUs)")
 
 
 def _simd():
@@ -101,7 +95,7 @@ def collect():
              ("platform", platform.platform())]
     facts += [(name, _version(name)) for name in PACKAGES]
     facts += [("BLAS", _probe(_blas)),
-              ("numba threading", _probe(_threading)),
+              ("CPU threads", _probe(_threading)),
               ("SIMD", _probe(_simd)),
               ("CUDA", _probe(_cuda))]
     return facts

@@ -89,13 +89,13 @@ class Workspace(NamedTuple):
     sync: np.ndarray         # int64 (3,): barrier count, barrier generation, abort flag
 
 
-@inline
+@jit
 def _matrix(flat, start, rows, cols):
     """The (rows, cols) C-ordered view of ``flat`` from ``start``."""
     return flat[start:start + rows * cols].reshape((rows, cols))
 
 
-@inline
+@jit
 def _layer(flat, network, i):
     """Layer ``i``'s ``(W, b)`` as views of a vector in the parameters' layout (kernels/layout.py).
     """
@@ -127,10 +127,18 @@ def _workspace_starts(dims, rows):
     return starts
 
 
+@jit
+def _piece(workspace, starts, slot, rows, cols):
+    """The buffer in ``slot`` (:func:`_slot`) for ``rows`` rows."""
+    return _matrix(workspace, starts[slot], rows, cols)
+
+
 @inline
-def _piece(workspace, starts, i, piece, rows, cols):
-    """Layer ``i``'s buffer ``piece`` (one of _OUT, _PRE, ...) for ``rows`` rows."""
-    return _matrix(workspace, starts[3 + _PER_LAYER * i + piece], rows, cols)
+def _slot(i, piece):
+    """Where layer ``i``'s buffer ``piece`` (one of _OUT, _PRE, ...) is in the workspace's starts.
+    Inlined, so the piece constant never reaches a compiled callee as a literal (which would
+    compile it once per constant)."""
+    return 3 + _PER_LAYER * i + piece
 
 
 @inline
@@ -166,8 +174,8 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
     returns the rows' share of the batch loss, penalty excluded."""
     flat, starts = space
     idx, weight_sum, lo, hi = batch
-    dims, activations, dropout, loss = network.dims, network.activations, network.dropout, \
-        network.loss
+    dims, activations, dropout, loss = (network.dims, network.activations, network.dropout,
+                                        network.loss)
     X, Y, sample_weight = data.X, data.Y, data.sample_weight
     r = hi - lo
     n_layers = dims.shape[0] - 1
@@ -193,41 +201,45 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
     for i in range(n_layers):
         k = dims[i + 1]
         W, b = _layer(theta, network, i)
-        pre, out = _piece(flat, starts, i, _PRE, r, k), _piece(flat, starts, i, _OUT, r, k)
+        pre = _piece(flat, starts, _slot(i, _PRE), r, k)
+        out = _piece(flat, starts, _slot(i, _OUT), r, k)
         gemm(x, False, W, False, pre, scalars)
         _add_bias(pre, b)
         call_3(kernels.forward[activations[i]], out, pre, pre)
         x = out
         if dropout[i] > 0:
-            x = _piece(flat, starts, i, _DROPPED, r, k)
-            dropout_rows(x, _piece(flat, starts, i, _MASK, r, k), out, dropout[i], key[0], key[1],
-                         i, lo)
+            x = _piece(flat, starts, _slot(i, _DROPPED), r, k)
+            mask = _piece(flat, starts, _slot(i, _MASK), r, k)
+            dropout_rows(x, mask, out, dropout[i], key[0], key[1], i, lo)
     last = n_layers - 1
     k = dims[n_layers]
-    pre, out = _piece(flat, starts, last, _PRE, r, k), _piece(flat, starts, last, _OUT, r, k)
-    delta = _piece(flat, starts, last, _GRAD, r, k)
+    pre = _piece(flat, starts, _slot(last, _PRE), r, k)
+    out = _piece(flat, starts, _slot(last, _OUT), r, k)
+    delta = _piece(flat, starts, _slot(last, _GRAD), r, k)
     rows_loss = call_4_float64(kernels.loss_forward[loss], pre, out, yb, wb)
     call_5(kernels.loss_backward[loss], delta, pre, out, yb, wb)
     for i in range(last, -1, -1):
         k = dims[i + 1]
-        delta = _piece(flat, starts, i, _GRAD, r, k)
+        delta = _piece(flat, starts, _slot(i, _GRAD), r, k)
+        out = _piece(flat, starts, _slot(i, _OUT), r, k)
+        pre = _piece(flat, starts, _slot(i, _PRE), r, k)
         # a logits-form loss hands back dL/dz of the output layer: its derivative is the identity
         activation = IDENTITY if (loss in LOGIT_LOSSES and i == last) else activations[i]
-        call_3(kernels.backward[activation], delta, _piece(flat, starts, i, _OUT, r, k),
-               _piece(flat, starts, i, _PRE, r, k))
+        call_3(kernels.backward[activation], delta, out, pre)
         if i == 0:
             x = xb
         else:
-            x = _piece(flat, starts, i - 1, _DROPPED if dropout[i - 1] > 0 else _OUT, r, dims[i])
+            below = _DROPPED if dropout[i - 1] > 0 else _OUT
+            x = _piece(flat, starts, _slot(i - 1, below), r, dims[i])
         dW, db = _layer(gradient, network, i)
         gemm(x, True, delta, False, dW, scalars)
         _column_sums(db, delta)
         if i > 0:
             W, b = _layer(theta, network, i)
-            below = _piece(flat, starts, i - 1, _GRAD, r, dims[i])
-            gemm(delta, False, W, True, below, scalars)
+            grad_below = _piece(flat, starts, _slot(i - 1, _GRAD), r, dims[i])
+            gemm(delta, False, W, True, grad_below, scalars)
             if dropout[i - 1] > 0:
-                dropout_backward(below, _piece(flat, starts, i - 1, _MASK, r, dims[i]))
+                dropout_backward(grad_below, _piece(flat, starts, _slot(i - 1, _MASK), r, dims[i]))
     return rows_loss
 
 

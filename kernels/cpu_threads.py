@@ -69,13 +69,13 @@ def epoch_threads():
     Yields
     ------
     int
-        ``numba.get_num_threads()`` where BLAS can be held to one thread, else 1.
+        :func:`thread_count` where BLAS can be held to one thread, else 1.
     """
     granted = getattr(_held, "threads", 0)
     if granted:  # inside a training session: BLAS is already held
         yield granted
         return
-    threads = numba.get_num_threads()
+    threads = thread_count()
     if threads < 2:
         yield 1
         return
@@ -91,6 +91,20 @@ def epoch_threads():
             yield _held.threads
         finally:
             _held.threads = 0
+
+
+def thread_count():
+    """Threads an epoch may use: ``numba.get_num_threads()``, the knob users set with
+    ``numba.set_num_threads`` or ``NUMBA_NUM_THREADS``.
+
+    Reading it starts Numba's own thread pool (the epoch does not use it), so until something
+    has started that pool, the number it would report is read from Numba's configuration instead.
+    """
+    from numba.np.ufunc import parallel
+
+    if getattr(parallel, "_is_initialized", False):
+        return numba.get_num_threads()
+    return numba.config.NUMBA_NUM_THREADS
 
 
 def shard_count(threads, rows):

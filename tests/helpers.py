@@ -20,7 +20,7 @@ BACKENDS = ("numpy", "cpu")
 REQUIRED_OUTPUT = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid",
                    "poisson": "exp", "squared_error": None, "mse": None}
 
-#: Agreement demanded between two implementations of the same kernel (issue 2), relative to the
+#: Agreement demanded between two implementations of the same kernel, relative to the
 #: largest magnitude of the expected array.
 KERNEL_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 

@@ -1,4 +1,4 @@
-"""The public contract of ``Sequential`` and ``Dense`` (issue 2's API block)."""
+"""The public contract of ``Sequential`` and ``Dense``."""
 
 import json
 import math

@@ -89,9 +89,9 @@ def test_info_reports_versions_blas_threading_simd_and_cuda():
     assert facts["fastbp"] == fastbp.__version__
     assert facts["numpy"] == np.__version__
     assert facts["numba"] == numba.__version__
-    for label in (*info.PACKAGES, "BLAS", "numba threading", "SIMD", "CUDA"):
+    for label in (*info.PACKAGES, "BLAS", "CPU threads", "SIMD", "CUDA"):
         assert facts.get(label), f"no {label!r} line in:\n{run.stdout}"
-    assert re.match(r"\w+, \d+ threads", facts["numba threading"])
+    assert re.match(r"\d+ epoch threads", facts["CPU threads"])
 
 
 def test_info_survives_a_missing_numba_cuda():
