@@ -1,6 +1,6 @@
 """The GPU validation and benchmark script (``benchmarks/gpu/run.py``), dry-run in the simulator.
 
-A GPU session runs the script once, with no time to debug it, so CI runs every step of it here in
+A GPU machine runs the script once, with no time to debug it, so CI runs every step of it in
 numba-cuda's simulator at toy sizes (``--dry-run``: same functions, same result files, smaller) and
 checks what it wrote. Timings from the simulator mean nothing and are not checked.
 """
@@ -32,7 +32,8 @@ from benchmarks.training_cases import CASES  # noqa: E402
 needs_numba_cuda = pytest.mark.skipif(importlib.util.find_spec("numba_cuda") is None,
                                       reason="numba-cuda is not installed")
 
-#: Files the device tool brings back from a results folder; run.sh adds install.log to these.
+#: Files a GPU run may leave in its results folder (all that comes back from a lent machine);
+#: run.sh adds install.log to run.py's.
 MAX_FILES = 8
 
 

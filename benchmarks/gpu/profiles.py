@@ -69,7 +69,7 @@ STEPS = ("suite", "gemm", "training", "memory", "versions")
 DEVICE = Profile(
     name="device",
     simulator=False,
-    # the PTX test compiles without a device and runs in CI; it would take a minute of the lease
+    # the PTX test compiles without a device and runs in CI; here it would cost a minute of GPU time
     suite=("tests/test_cuda_kernels.py", "tests/test_cuda_backend.py"),
     suite_workers=4,
     gemm_sizes=(1024, 2048, 4096, 8192),

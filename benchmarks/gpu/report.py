@@ -1,4 +1,4 @@
-"""The run's summary as a short text table, printed last (the device tool returns the tail)."""
+"""The run's summary as a short text table, printed last (often only the tail comes back)."""
 
 MIB = 2**20
 
