@@ -55,6 +55,30 @@ def sklearn_fit(X, y, hidden, batch_size, epochs, seed=0):
     return time.perf_counter() - start, model
 
 
+def torch_network(torch, dims):
+    """The benchmarks' network in PyTorch: ``Linear`` layers with ReLU between them (logits out).
+
+    Parameters
+    ----------
+    torch : module
+        The imported ``torch``, which stays an optional import of the caller.
+    dims : sequence of int
+        Input width, hidden widths, number of classes.
+    """
+    layers = []
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(dims) - 2:
+            layers.append(torch.nn.ReLU())
+    return torch.nn.Sequential(*layers)
+
+
+def torch_adam(torch, net, batch_size, alpha):
+    """Adam (lr 1e-3) with the L2 penalty of scikit-learn's ``alpha`` for ``net``'s parameters."""
+    # scikit-learn's alpha is an L2 penalty alpha/2 ||W||^2 / batch: weight decay alpha / batch
+    return torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=alpha / batch_size)
+
+
 def torch_fit(X, y, hidden, batch_size, epochs, seed=0, alpha=1e-4):
     """The same network and optimizer in PyTorch on the CPU: an idiomatic training loop.
 
@@ -65,15 +89,8 @@ def torch_fit(X, y, hidden, batch_size, epochs, seed=0, alpha=1e-4):
     except ImportError:
         return None
     torch.manual_seed(seed)
-    dims = [X.shape[1], *hidden, int(y.max()) + 1]
-    layers = []
-    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(dims) - 2:
-            layers.append(torch.nn.ReLU())
-    net = torch.nn.Sequential(*layers)
-    # scikit-learn's alpha is an L2 penalty alpha/2 ||W||^2 / batch: weight decay alpha / batch
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, weight_decay=alpha / batch_size)
+    net = torch_network(torch, [X.shape[1], *hidden, int(y.max()) + 1])
+    optimizer = torch_adam(torch, net, batch_size, alpha)
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
     generator = torch.Generator().manual_seed(seed)

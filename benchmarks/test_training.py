@@ -16,56 +16,26 @@ import time
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits, make_classification
-from sklearn.model_selection import train_test_split
 
 import fastbp
 
 from .baselines import (blas_flop_rate, gemm_flops_per_epoch, settle, sklearn_fit,
                         torch_fit)
-
-#: case -> (data, hidden widths, batch size, epochs, targets)
-CASES = {
-    "a_digits": ("digits", (100,), 200, 50,
-                 {"vs_sklearn": 5.0, "vs_torch": 5.0}),
-    "b_wide_deep": ("classification", (256, 128), 256, 3,
-                    {"vs_sklearn": 2.0, "vs_torch": 2.0, "roofline_ratio_max": 1.3}),
-    "c_1024": ("classification", (1024,), 256, 3, {"vs_torch": 1.0}),
-}
-
-
-def _data(name, profile):
-    if name == "digits":
-        X, y = load_digits(return_X_y=True)
-        X = X / 16.0
-    else:
-        n = 100_000 if profile == "full" else 10_000
-        X, y = make_classification(n_samples=n, n_features=100, n_informative=20,
-                                   n_classes=10, random_state=0)
-    X = X.astype(np.float32)
-    return train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
-
-
-def _fastbp_model(dims):
-    # the library's defaults, initialiser included: what a user gets is what is measured
-    layers = [fastbp.Dense(a, b, "relu") for a, b in zip(dims[:-2], dims[1:-1])]
-    layers.append(fastbp.Dense(dims[-2], dims[-1], "softmax"))
-    return fastbp.Sequential(layers, loss="cross_entropy", dtype="float32", seed=0)
-
+from .training_cases import CASES, case_data, fastbp_model
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_training_speed(benchmark, case, profile):
     data, hidden, batch_size, epochs, targets = CASES[case]
-    X, Xtest, y, ytest = _data(data, profile)
+    X, Xtest, y, ytest = case_data(data, profile)
     dims = [X.shape[1], *hidden, 10]
     benchmark.group = f"training {case}"
 
-    _fastbp_model(dims).fit(X[:batch_size], y[:batch_size], epochs=1, batch_size=batch_size)
+    fastbp_model(dims).fit(X[:batch_size], y[:batch_size], epochs=1, batch_size=batch_size)
     models, seconds = [], []
 
     def train():
         start = time.perf_counter()
-        model = _fastbp_model(dims)
+        model = fastbp_model(dims)
         model.fit(X, y, epochs=epochs, batch_size=batch_size, optimizer=fastbp.Adam(1e-3),
                   alpha=1e-4, seed=0)
         seconds.append(time.perf_counter() - start)
