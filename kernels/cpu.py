@@ -18,7 +18,7 @@ arrays' dtype (``x.dtype.type(c)``) so a float32 kernel never computes in float6
 import numpy as np
 
 from . import cpu_tables
-from .cpu_tables import call_3
+from .cpu_tables import call_3, call_4_float64, call_5
 from .cpu_blas import gemm
 from .cpu_epoch import _add_bias, _column_sums, inline, jit, train_epoch
 from .cpu_threads import epoch_threads as training_session
@@ -58,7 +58,8 @@ def activation_forward(out, z, activation):
     # out (n, k) <- act(z (n, k))
     zc = _c(z)
     oc = zc if out is z else _c(out)
-    cpu_tables.kernel("activation_forward", activation, z.dtype)(oc, zc, zc)
+    _call_activation(cpu_tables.table("activation_forward", z.dtype, (activation,)), activation,
+                     (oc, zc, zc))
     _written_back(out, oc)
 
 
@@ -74,8 +75,25 @@ def activation_backward(grad, out, pre, activation):
     """
     # grad (n, k) <- grad * act'(z), from out (n, k) or, for GELU, pre (n, k)
     gc = _c(grad)
-    cpu_tables.kernel("activation_backward", activation, grad.dtype)(gc, _c(out), _c(pre))
+    _call_activation(cpu_tables.table("activation_backward", grad.dtype, (activation,)),
+                     activation, (gc, _c(out), _c(pre)))
     _written_back(grad, gc)
+
+
+@jit
+def _call_activation(table, code, arrays):
+    # the kernels have no wrappers for Python: this is their entry point from it
+    call_3(table[code], arrays[0], arrays[1], arrays[2])
+
+
+@jit
+def _call_loss_forward(table, code, arrays):
+    return call_4_float64(table[code], arrays[0], arrays[1], arrays[2], arrays[3])
+
+
+@jit
+def _call_loss_backward(table, code, arrays):
+    call_5(table[code], arrays[0], arrays[1], arrays[2], arrays[3], arrays[4])
 
 
 @jit
@@ -175,7 +193,8 @@ def loss_forward(pre, out, y, weight, loss):
     float
     """
     # () <- pre, out, y (n, k), weight (n,)
-    return cpu_tables.kernel("loss_forward", loss, out.dtype)(_c(pre), _c(out), _c(y), _c(weight))
+    return _call_loss_forward(cpu_tables.table("loss_forward", out.dtype, (loss,)), loss,
+                              (_c(pre), _c(out), _c(y), _c(weight)))
 
 
 def loss_backward(grad, pre, out, y, weight, loss):
@@ -188,5 +207,6 @@ def loss_backward(grad, pre, out, y, weight, loss):
     """
     # grad (n, k) <- d loss / d out (or d pre for the logits-form losses)
     gc = _c(grad)
-    cpu_tables.kernel("loss_backward", loss, out.dtype)(gc, _c(pre), _c(out), _c(y), _c(weight))
+    _call_loss_backward(cpu_tables.table("loss_backward", out.dtype, (loss,)), loss,
+                        (gc, _c(pre), _c(out), _c(y), _c(weight)))
     _written_back(grad, gc)

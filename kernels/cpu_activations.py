@@ -18,7 +18,8 @@ _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True,
+      no_cfunc_wrapper=True)
 def _sigmoid(z):
     one = type(z)(1)
     if z >= 0:

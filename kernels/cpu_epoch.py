@@ -33,6 +33,11 @@ from .cpu_training import (dropout_backward, dropout_rows, optimizer_hyper, pena
                            penalty_forward)
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
+# Functions only compiled code calls are built without the wrappers that let Python call them:
+# those convert every argument to and from Python objects (records of arrays included) and were a
+# third of the epoch's code, and of its cold JIT time.
+internal = njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True,
+                no_cfunc_wrapper=True)
 # Small helpers are inlined into their callers at Numba's IR level: each separately compiled
 # function costs a tenth of a second or more of cold JIT on its own.
 inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -89,13 +94,13 @@ class Workspace(NamedTuple):
     sync: np.ndarray         # int64 (3,): barrier count, barrier generation, abort flag
 
 
-@jit
+@internal
 def _matrix(flat, start, rows, cols):
     """The (rows, cols) C-ordered view of ``flat`` from ``start``."""
     return flat[start:start + rows * cols].reshape((rows, cols))
 
 
-@jit
+@internal
 def _layer(flat, network, i):
     """Layer ``i``'s ``(W, b)`` as views of a vector in the parameters' layout (kernels/layout.py).
     """
@@ -127,7 +132,7 @@ def _workspace_starts(dims, rows):
     return starts
 
 
-@jit
+@internal
 def _piece(workspace, starts, slot, rows, cols):
     """The buffer in ``slot`` (:func:`_slot`) for ``rows`` rows."""
     return _matrix(workspace, starts[slot], rows, cols)
@@ -166,7 +171,7 @@ def _add_bias(pre, b):
             pre[i, j] += b[j]
 
 
-@jit
+@internal
 def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
     """Forward and backward on rows ``lo:hi`` of the batch ``idx`` (``batch = (idx, weight_sum,
     lo, hi)``, ``key = (seed, step)`` of the dropout masks), in the worker's ``space = (flat
@@ -243,7 +248,7 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
     return rows_loss
 
 
-@jit
+@internal
 def _update_chunk(state, shard_grads, network, bounds, update, kernels, step):
     """Parameters ``lo:hi`` (``bounds = (lo, hi, l2, l1)``, the penalties scaled to this batch):
     sum the shard gradients into ``grad``, add the penalty's gradient on weights, take the

@@ -44,7 +44,8 @@ def _atomic_load(typingctx, array, index):
     return types.int64(array, index), codegen
 
 
-@njit(cache=True, nogil=True)
+# compiled code only calls this: no wrappers for Python
+@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 def barrier(sync, n_workers):
     """Wait until ``n_workers`` threads have called this with the same ``sync``, or until one
     of them gives up.

@@ -81,6 +81,8 @@ def kernel(table, code, dtype):
     Returns
     -------
     numba dispatcher with exactly one signature
+        Callable from compiled code only; Python reaches it through :func:`table` and the
+        backend's ``activation_forward`` and siblings.
     """
     dtype = np.dtype(dtype)
     key = (table, code, dtype)
@@ -90,8 +92,10 @@ def kernel(table, code, dtype):
         with _lock:  # one compile per kernel, whichever thread asks first
             found = _kernels.get(key)
             if found is None:
+                # called through its address only: no wrappers for Python (see cpu_epoch.py)
                 found = numba.njit(signature(numba.from_dtype(dtype)), cache=True, nogil=True,
-                                   error_model="numpy")(bodies[code])
+                                   error_model="numpy", no_cpython_wrapper=True,
+                                   no_cfunc_wrapper=True)(bodies[code])
                 _kernels[key] = found
     return found
 

@@ -16,6 +16,10 @@ from numba import njit
 from .codes import ADAM, SGD
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
+# Called from Python these compile like any function; called from compiled code (the epoch, the
+# optimizer steps) they are inlined at Numba's IR level, each used in one place there, so that
+# the cold JIT does not compile and optimise them separately first.
+inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
 def optimizer_hyper(optimizer, momentum, nesterov, beta_1, beta_2, epsilon):
@@ -29,7 +33,7 @@ def optimizer_hyper(optimizer, momentum, nesterov, beta_1, beta_2, epsilon):
 
 # ---- regularisation -------------------------------------------------------------------------
 
-@jit
+@inline
 def penalty_forward(W, l2, l1):
     """``0.5 * l2 * sum(W^2) + l1 * sum(|W|)`` as a float, accumulated in float64.
 
@@ -44,7 +48,8 @@ def penalty_forward(W, l2, l1):
 
 # reassoc lets LLVM split these float64 sums into SIMD lanes (the order changes, not the
 # precision); indexed loops, because Numba's array iterator defeats the vectoriser
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, no_cpython_wrapper=True,
+      no_cfunc_wrapper=True)
 def _sum_of_squares(w):
     total = 0.0
     for i in range(w.size):
@@ -53,7 +58,8 @@ def _sum_of_squares(w):
     return total
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"})
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, no_cpython_wrapper=True,
+      no_cfunc_wrapper=True)
 def _sum_of_abs(w):
     total = 0.0
     for i in range(w.size):
@@ -61,7 +67,7 @@ def _sum_of_abs(w):
     return total
 
 
-@jit
+@inline
 def penalty_backward(dW, W, l2, l1):
     """Add ``l2 * W + l1 * sign(W)`` to ``dW`` in place.
 
@@ -87,7 +93,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-@jit
+@inline
 def _dropout_uniform(key, index):
     """splitmix64 of (key, element index) -> a uniform float in [0, 1); see the reference."""
     z = key ^ (np.uint64(index) * _MIX2)
@@ -111,7 +117,7 @@ def dropout_forward(dropped, mask, out, rate, seed, step, layer):
     dropout_rows(dropped, mask, out, rate, seed, step, layer, 0)
 
 
-@jit
+@inline
 def dropout_rows(dropped, mask, out, rate, seed, step, layer, first_row):
     """:func:`dropout_forward` on rows ``first_row:first_row + n`` of a batch: the mask of a row
     depends on its place in the whole batch, so a batch split into row shards drops exactly what
@@ -129,7 +135,7 @@ def dropout_rows(dropped, mask, out, rate, seed, step, layer, first_row):
             dropped[i, j] = out[i, j] * s
 
 
-@jit
+@inline
 def dropout_backward(grad, mask):
     """``grad *= mask``.
 
@@ -146,7 +152,7 @@ def dropout_backward(grad, mask):
 
 # ---- optimizers -----------------------------------------------------------------------------
 
-@jit
+@inline
 def sgd_update(theta, grad, velocity, lr, momentum, nesterov):
     """SGD with (Nesterov) momentum in scikit-learn's form, in place; see the reference.
 
@@ -165,7 +171,7 @@ def sgd_update(theta, grad, velocity, lr, momentum, nesterov):
         theta[i] += mu * v - a * grad[i] if nesterov else v
 
 
-@jit
+@inline
 def adam_update(theta, grad, m, v, lr_t, beta_1, beta_2, epsilon):
     """Adam in scikit-learn's form, in place; see the reference.
 
@@ -186,7 +192,7 @@ def adam_update(theta, grad, m, v, lr_t, beta_1, beta_2, epsilon):
         theta[i] -= a * m[i] / (math.sqrt(v[i]) + eps)
 
 
-@jit
+@inline
 def adam_learning_rate(lr, beta_1, beta_2, t):
     """Adam's bias-corrected step size after ``t`` updates (``t >= 1``)."""
     # math.pow: the C pow() that Python's ** calls (Numba's ** with an integer exponent is a

@@ -1,10 +1,11 @@
 """The CPU epoch split across threads: row shards and parameter chunks against the NumPy reference,
-the thread count it picks, BLAS held to one thread, and fork safety."""
+the thread count it picks, BLAS held to one thread, a failing worker, and fork safety."""
 
 import os
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numba
 import numpy as np
@@ -115,6 +116,30 @@ def test_train_epoch_uses_every_thread_and_restores_blas():
             if i["user_api"] == "blas"] == blas_before
 
 
+def test_a_failing_worker_stops_the_others_instead_of_hanging(monkeypatch):
+    real_worker = cpu_epoch._epoch_worker
+
+    def worker_one_fails(worker, n_workers, *args):
+        if worker == 1:
+            raise RuntimeError("worker 1 failed")
+        return real_worker(worker, n_workers, *args)
+
+    monkeypatch.setattr(cpu_epoch, "_epoch_worker", worker_one_fails)
+    outcome = {}
+
+    def run():
+        try:
+            _sharded(_state(np.float64, "adam"), 2, 2)
+        except RuntimeError as error:
+            outcome["error"] = str(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the epoch hung waiting for the failed worker"
+    assert outcome == {"error": "worker 1 failed"}
+
+
 def test_shard_and_chunk_counts():
     assert cpu_threads.shard_count(2, 200) == 2
     assert cpu_threads.shard_count(8, 40) == 40 // cpu_threads.MIN_SHARD_ROWS
@@ -136,8 +161,17 @@ FORK = textwrap.dedent("""
                                   loss="cross_entropy", seed=0)
         model.fit(X, y, epochs=2, batch_size=128)
         return model._theta
-    parent = fit()  # starts Numba's threads (GNU OpenMP, where that is the layer)
+    parent = fit()
     import numba
+
+    @numba.njit(parallel=True)
+    def own_parallel_work(n):  # the user's own: starts Numba's threads (GNU OpenMP, where it is
+        total = 0.0            # the layer), which a fork()ed child could not use
+        for i in numba.prange(n):
+            total += i
+        return total
+
+    own_parallel_work(1000)
     print(numba.threading_layer(), flush=True)
     pid = os.fork()
     if pid == 0:
@@ -150,7 +184,8 @@ FORK = textwrap.dedent("""
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
 def test_fit_in_a_forked_child_of_a_process_that_trained():
-    # GNU OpenMP cannot serve a fork()ed child: Numba would abort it at its first parallel launch
+    # GNU OpenMP cannot serve a fork()ed child: Numba aborts it at its first parallel launch. The
+    # CPU epoch starts none, so a child trains even when the parent ran parallel code of its own
     done = subprocess.run([sys.executable, "-c", FORK], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
