@@ -25,19 +25,24 @@ def _weighted_residual(grad, out, y, weight, scale):
             grad[i, j] = (out[i, j] - y[i, j]) * w
 
 
-def squared_error_forward(pre, out, y, weight):
-    # 1/2 mean over outputs of (a - y)^2, weighted over samples (scikit-learn's)
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _weighted_squares(out, y, weight, scale):
+    # sum over samples of weight * scale * sum over outputs of (a - y)^2
     n, k = out.shape
-    t = out.dtype.type
-    half_over_k = t(0.5) / t(k)
     total = 0.0
     for i in range(n):
         row = 0.0
         for j in range(k):
             r = out[i, j] - y[i, j]
-            row += np.float64(r * r * half_over_k)
+            row += np.float64(r * r * scale)
         total += row * np.float64(weight[i])
     return total
+
+
+def squared_error_forward(pre, out, y, weight):
+    # 1/2 mean over outputs of (a - y)^2, weighted over samples (scikit-learn's)
+    t = out.dtype.type
+    return _weighted_squares(out, y, weight, t(0.5) / t(out.shape[1]))
 
 
 def squared_error_backward(grad, pre, out, y, weight):
@@ -47,17 +52,8 @@ def squared_error_backward(grad, pre, out, y, weight):
 
 def mse_forward(pre, out, y, weight):
     # mean over outputs of (a - y)^2 (PyTorch's and Keras's)
-    n, k = out.shape
     t = out.dtype.type
-    inv_k = t(1) / t(k)
-    total = 0.0
-    for i in range(n):
-        row = 0.0
-        for j in range(k):
-            r = out[i, j] - y[i, j]
-            row += np.float64(r * r * inv_k)
-        total += row * np.float64(weight[i])
-    return total
+    return _weighted_squares(out, y, weight, t(1) / t(out.shape[1]))
 
 
 def mse_backward(grad, pre, out, y, weight):
