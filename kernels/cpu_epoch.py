@@ -29,8 +29,7 @@ from .codes import IDENTITY, LOGIT_LOSSES
 from .cpu_blas import gemm
 from .cpu_sync import barrier
 from .cpu_threads import chunk_count, epoch_threads, pool, shard_count
-from .cpu_training import (dropout_backward, dropout_rows, optimizer_hyper, penalty_backward,
-                           penalty_forward)
+from .cpu_training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
 # Functions only compiled code calls are built without the wrappers that let Python call them:
@@ -46,7 +45,6 @@ class Network(NamedTuple):
     """What the epoch needs to know of the model."""
     dims: np.ndarray         # int64 (n_layers + 1,): widths, input first
     activations: np.ndarray  # int64 (n_layers,): activation codes
-    dropout: np.ndarray      # float64 (n_layers,): dropout rate after each layer
     loss: int                # loss code
     offsets: np.ndarray      # int64 (n_layers + 1,): layout.parameter_offsets(dims)
 
@@ -67,6 +65,13 @@ class Data(NamedTuple):
     sample_weight: np.ndarray  # (n,)
     order: np.ndarray          # int64 (n,): row indices in visiting order
     batch_size: int
+
+
+class Dropout(NamedTuple):
+    """Dropout after each layer, or none at all."""
+    rates: object  # float64 (n_layers,), or None where no layer drops: the epoch then compiles
+    #                without the dropout code (Numba prunes branches on an argument that is None)
+    seed: int      # with the step, picks the masks (see the reference's dropout_forward)
 
 
 class Update(NamedTuple):
@@ -172,15 +177,14 @@ def _add_bias(pre, b):
 
 
 @internal
-def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
+def _train_rows(space, theta, gradient, network, kernels, data, batch, rates, key):
     """Forward and backward on rows ``lo:hi`` of the batch ``idx`` (``batch = (idx, weight_sum,
-    lo, hi)``, ``key = (seed, step)`` of the dropout masks), in the worker's ``space = (flat
-    workspace, its starts)``: fills ``gradient`` (this shard's, in the parameters' layout) and
-    returns the rows' share of the batch loss, penalty excluded."""
+    lo, hi)``), with dropout ``rates`` (None for none) and ``key = (seed, step)`` of its masks, in
+    the worker's ``space = (flat workspace, its starts)``: fills ``gradient`` (this shard's, in the
+    parameters' layout) and returns the rows' share of the batch loss, penalty excluded."""
     flat, starts = space
     idx, weight_sum, lo, hi = batch
-    dims, activations, dropout, loss = (network.dims, network.activations, network.dropout,
-                                        network.loss)
+    dims, activations, loss = network.dims, network.activations, network.loss
     X, Y, sample_weight = data.X, data.Y, data.sample_weight
     r = hi - lo
     n_layers = dims.shape[0] - 1
@@ -212,10 +216,11 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
         _add_bias(pre, b)
         call_3(kernels.forward[activations[i]], out, pre, pre)
         x = out
-        if dropout[i] > 0:
-            x = _piece(flat, starts, _slot(i, _DROPPED), r, k)
-            mask = _piece(flat, starts, _slot(i, _MASK), r, k)
-            dropout_rows(x, mask, out, dropout[i], key[0], key[1], i, lo)
+        if rates is not None:
+            if rates[i] > 0:
+                x = _piece(flat, starts, _slot(i, _DROPPED), r, k)
+                mask = _piece(flat, starts, _slot(i, _MASK), r, k)
+                dropout_rows(x, mask, out, rates[i], key[0], key[1], i, lo)
     last = n_layers - 1
     k = dims[n_layers]
     pre = _piece(flat, starts, _slot(last, _PRE), r, k)
@@ -234,7 +239,10 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
         if i == 0:
             x = xb
         else:
-            below = _DROPPED if dropout[i - 1] > 0 else _OUT
+            below = _OUT
+            if rates is not None:
+                if rates[i - 1] > 0:
+                    below = _DROPPED
             x = _piece(flat, starts, _slot(i - 1, below), r, dims[i])
         dW, db = _layer(gradient, network, i)
         gemm(x, True, delta, False, dW, scalars)
@@ -243,8 +251,10 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, key):
             W, b = _layer(theta, network, i)
             grad_below = _piece(flat, starts, _slot(i - 1, _GRAD), r, dims[i])
             gemm(delta, False, W, True, grad_below, scalars)
-            if dropout[i - 1] > 0:
-                dropout_backward(grad_below, _piece(flat, starts, _slot(i - 1, _MASK), r, dims[i]))
+            if rates is not None:
+                if rates[i - 1] > 0:
+                    mask = _piece(flat, starts, _slot(i - 1, _MASK), r, dims[i])
+                    dropout_backward(grad_below, mask)
     return rows_loss
 
 
@@ -270,20 +280,21 @@ def _update_chunk(state, shard_grads, network, bounds, update, kernels, step):
             start = max(lo, offsets[layer])
             stop = min(hi, offsets[layer] + dims[layer] * dims[layer + 1])  # W, not b
             if start < stop:
-                penalty += penalty_forward(theta[start:stop], l2, l1)
-                penalty_backward(grad[start:stop], theta[start:stop], l2, l1)
+                penalty += penalty_step(grad[start:stop], theta[start:stop], l2, l1)
     m2 = state.moment_2
     call_7(kernels.optimizer_step[update.optimizer], theta[lo:hi], g, state.moment_1[lo:hi],
            m2[min(lo, m2.shape[0]):min(hi, m2.shape[0])], update.hyper, update.lr, step)
     return penalty
 
 
-@jit
-def _epoch_worker(worker, n_workers, network, kernels, data, update, state, workspace, seed,
+# called from Python (it needs that wrapper), never through a C pointer
+@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
+def _epoch_worker(worker, n_workers, network, kernels, data, update, state, workspace, dropout,
                   step):
     # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); this worker computes
     # shards and chunks worker, worker + n_workers, ...; returns (mean loss, step)
     shard_grads, losses, penalties, sync = workspace
+    rates, seed = dropout
     n_shards, n_chunks = losses.shape[0], penalties.shape[0]
     n = data.order.shape[0]
     batch_size = data.batch_size
@@ -301,7 +312,7 @@ def _epoch_worker(worker, n_workers, network, kernels, data, update, state, work
         for s in range(worker, n_shards, n_workers):
             lo, hi = _part(s, n_shards, m)
             losses[s] = _train_rows(space, state.theta, shard_grads[s], network, kernels, data,
-                                    (idx, weight_sum, lo, hi), (seed, step))
+                                    (idx, weight_sum, lo, hi), rates, (seed, step))
         if barrier(sync, n_workers):
             return np.nan, step
         batch_loss = 0.0
@@ -378,11 +389,12 @@ def split_epoch(n_shards, n_chunks, arguments):
                           np.empty(n_chunks), np.zeros(3, np.int64))
     dims = a["dims"]
     offsets = np.array(layout.parameter_offsets([int(d) for d in dims]), np.int64)
-    args = (Network(dims, a["activations"], a["dropout"], int(a["loss"]), offsets), kernels,
+    rates = a["dropout"] if np.any(np.asarray(a["dropout"]) > 0) else None
+    args = (Network(dims, a["activations"], int(a["loss"]), offsets), kernels,
             Data(a["X"], a["Y"], a["sample_weight"], a["order"], int(a["batch_size"])),
             Update(int(a["optimizer"]), hyper, float(a["lr"]), float(a["l2"]), float(a["l1"])),
-            State(theta, a["grad"], a["state_a"], a["state_b"]), workspace, int(a["seed"]),
-            int(a["step"]))
+            State(theta, a["grad"], a["state_a"], a["state_b"]), workspace,
+            Dropout(rates, int(a["seed"])), int(a["step"]))
     n_workers = max(n_shards, n_chunks)
     if n_workers == 1:
         return _epoch_worker(0, 1, *args)

@@ -86,6 +86,29 @@ def penalty_backward(dW, W, l2, l1):
         g[i] += a * w[i] + c * np.sign(w[i])
 
 
+@inline
+def penalty_step(grad, theta, l2, l1):
+    """:func:`penalty_backward` and :func:`penalty_forward` of a flat slice in one pass: adds the
+    penalty's gradient to ``grad`` and returns the penalty (float64 sums) of ``theta``.
+
+    Parameters
+    ----------
+    grad, theta : ndarray, shape (m,)
+    l2, l1 : float
+    """
+    # grad (m,) += d penalty / d theta (m,); () <- penalty of theta
+    t = theta.dtype.type
+    a, c = t(l2), t(l1)
+    squares, absolutes = 0.0, 0.0
+    for i in range(theta.size):
+        w = theta[i]
+        v = np.float64(w)
+        squares += v * v
+        absolutes += abs(v)
+        grad[i] += a * w + c * np.sign(w)
+    return 0.5 * l2 * squares + l1 * absolutes
+
+
 # ---- dropout --------------------------------------------------------------------------------
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
