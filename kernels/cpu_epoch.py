@@ -13,9 +13,9 @@ update (:mod:`fastbp.kernels.cpu_threads`, :mod:`fastbp.kernels.cpu_sync`). The 
 and optimizer kernels come in tables of function pointers (:mod:`fastbp.kernels.cpu_tables`), so
 this module compiles once per dtype, whatever the network.
 
-Workspaces (each worker's layer buffers, each shard's gradient) are allocated once per call, never
-per step; a worker's buffers are one flat array and views of it, not lists of arrays (lists of
-arrays cost seconds of cold JIT time).
+Workspaces (each worker's layer buffers, each shard's gradient) are allocated in Python once per
+call, never per step; a worker's buffers are one flat array and views of it, not lists of arrays
+(lists of arrays, like allocation in compiled code, cost seconds of cold JIT time).
 """
 
 from typing import NamedTuple
@@ -92,11 +92,15 @@ class State(NamedTuple):
 
 
 class Workspace(NamedTuple):
-    """Shared between the workers."""
+    """Everything the workers write, allocated here in Python: compiled code that allocates
+    compiles NumPy's allocation functions too."""
     shard_grads: np.ndarray  # (n_shards, P): each shard's gradient
     losses: np.ndarray       # float64 (n_shards,): each shard's share of the batch loss
     penalties: np.ndarray    # float64 (n_chunks,): each chunk's share of the penalty
     sync: np.ndarray         # int64 (3,): barrier count, barrier generation, abort flag
+    buffers: np.ndarray      # (n_workers, size): each worker's layer buffers, laid out by starts
+    starts: np.ndarray       # int64: where each buffer starts (workspace_starts)
+    scalars: np.ndarray      # (2,) of the dtype: BLAS's alpha = 1 and beta = 0
 
 
 @internal
@@ -120,21 +124,23 @@ _PER_LAYER = 5
 _OUT, _PRE, _GRAD, _MASK, _DROPPED = range(_PER_LAYER)
 
 
-@inline
-def _workspace_starts(dims, rows):
-    """Where each piece of a worker's flat workspace starts; the last entry is its size."""
-    n_layers = dims.shape[0] - 1
-    starts = np.empty(3 + _PER_LAYER * n_layers + 1, np.int64)
-    starts[0] = 0
-    starts[1] = rows * dims[0]
-    starts[2] = starts[1] + rows * dims[n_layers]
-    at = starts[2] + rows
-    for i in range(n_layers):
-        for piece in range(_PER_LAYER):
-            starts[3 + _PER_LAYER * i + piece] = at
-            at += rows * dims[i + 1]
-    starts[-1] = at
-    return starts
+def workspace_starts(dims, rows):
+    """Where each piece of a worker's flat workspace starts, for ``rows`` rows; the last entry is
+    its size.
+
+    Parameters
+    ----------
+    dims : sequence of int, shape (n_layers + 1,)
+    rows : int
+
+    Returns
+    -------
+    ndarray of int64, shape (3 + 5 * n_layers + 1,)
+    """
+    dims = [int(d) for d in dims]
+    sizes = [rows * dims[0], rows * dims[-1], rows]
+    sizes += [rows * width for width in dims[1:] for _ in range(_PER_LAYER)]
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
 @internal
@@ -180,9 +186,10 @@ def _add_bias(pre, b):
 def _train_rows(space, theta, gradient, network, kernels, data, batch, rates, key):
     """Forward and backward on rows ``lo:hi`` of the batch ``idx`` (``batch = (idx, weight_sum,
     lo, hi)``), with dropout ``rates`` (None for none) and ``key = (seed, step)`` of its masks, in
-    the worker's ``space = (flat workspace, its starts)``: fills ``gradient`` (this shard's, in the
-    parameters' layout) and returns the rows' share of the batch loss, penalty excluded."""
-    flat, starts = space
+    the worker's ``space = (flat workspace, its starts, BLAS scalars)``: fills ``gradient`` (this
+    shard's, in the parameters' layout) and returns the rows' share of the batch loss, penalty
+    excluded."""
+    flat, starts, scalars = space
     idx, weight_sum, lo, hi = batch
     dims, activations, loss = network.dims, network.activations, network.loss
     X, Y, sample_weight = data.X, data.Y, data.sample_weight
@@ -204,8 +211,6 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, rates, ke
         for c in range(yb.shape[1]):
             yb[i, c] = Y[j, c]
         wb[i] = sample_weight[j] / weight_sum
-    scalars = np.empty(2, xb.dtype)  # BLAS's alpha = 1, beta = 0
-    scalars[0], scalars[1] = 1, 0
     x = xb
     for i in range(n_layers):
         k = dims[i + 1]
@@ -293,14 +298,13 @@ def _epoch_worker(worker, n_workers, network, kernels, data, update, state, work
                   step):
     # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); this worker computes
     # shards and chunks worker, worker + n_workers, ...; returns (mean loss, step)
-    shard_grads, losses, penalties, sync = workspace
+    shard_grads, losses, penalties, sync = (workspace.shard_grads, workspace.losses,
+                                            workspace.penalties, workspace.sync)
     rates, seed = dropout
     n_shards, n_chunks = losses.shape[0], penalties.shape[0]
     n = data.order.shape[0]
     batch_size = data.batch_size
-    rows = (min(batch_size, n) + n_shards - 1) // n_shards
-    starts = _workspace_starts(network.dims, rows)
-    space = (np.empty(starts[-1], state.theta.dtype), starts)
+    space = (workspace.buffers[worker], workspace.starts, workspace.scalars)
     size = state.theta.shape[0]
     total = 0.0
     for start in range(0, n, batch_size):
@@ -385,8 +389,13 @@ def split_epoch(n_shards, n_chunks, arguments):
     kernels = network_kernels(theta.dtype, activation_codes, int(a["loss"]), int(a["optimizer"]))
     hyper = optimizer_hyper(a["optimizer"], a["momentum"], a["nesterov"], a["beta_1"],
                             a["beta_2"], a["epsilon"])
+    n_workers = max(n_shards, n_chunks)
+    rows = -(-min(int(a["batch_size"]), a["order"].shape[0]) // n_shards)  # a shard's most rows
+    starts = workspace_starts(a["dims"], rows)
     workspace = Workspace(np.empty((n_shards, theta.shape[0]), theta.dtype), np.empty(n_shards),
-                          np.empty(n_chunks), np.zeros(3, np.int64))
+                          np.empty(n_chunks), np.zeros(3, np.int64),
+                          np.empty((n_workers, starts[-1]), theta.dtype), starts,
+                          np.array([1, 0], theta.dtype))
     dims = a["dims"]
     offsets = np.array(layout.parameter_offsets([int(d) for d in dims]), np.int64)
     rates = a["dropout"] if np.any(np.asarray(a["dropout"]) > 0) else None
@@ -395,7 +404,6 @@ def split_epoch(n_shards, n_chunks, arguments):
             Update(int(a["optimizer"]), hyper, float(a["lr"]), float(a["l2"]), float(a["l1"])),
             State(theta, a["grad"], a["state_a"], a["state_b"]), workspace,
             Dropout(rates, int(a["seed"])), int(a["step"]))
-    n_workers = max(n_shards, n_chunks)
     if n_workers == 1:
         return _epoch_worker(0, 1, *args)
     futures = [pool(n_workers - 1).submit(_worker_or_abort, w, n_workers, args)
