@@ -6,6 +6,9 @@
   digits, one epoch of batch 32: the first ``fit`` in this process, then the same fit again (the
   second is the fit's own cost, with nothing left to compile or load), and the time to import
   fastbp's kernels;
+* ``first-use``: after that first fit, what one new thing costs on its first use (a new hidden
+  activation, loss, optimizer, dtype, or dropout): each timed as its first fit less the same fit
+  repeated;
 * ``data-only``: the same imports of NumPy and scikit-learn and the same data, no fastbp: what a
   process pays that fastbp does not add;
 * ``fastbp-estimator`` / ``sklearn-estimator``: ``MLPClassifier(random_state=0).fit`` on digits,
@@ -47,6 +50,38 @@ def first_fit():
     return {"import_kernels": imported - start, "first_fit": first, "second_fit": again}
 
 
+#: name -> (hidden activation, output activation, loss, optimizer, dtype, dropout): one change
+#: from the demo's network each
+FIRST_USES = {
+    "activation (tanh)": ("tanh", "softmax", "cross_entropy", "adam", "float32", 0.0),
+    "loss (squared_error)": ("relu", "identity", "squared_error", "adam", "float32", 0.0),
+    "optimizer (sgd)": ("relu", "softmax", "cross_entropy", "sgd", "float32", 0.0),
+    "dtype (float64)": ("relu", "softmax", "cross_entropy", "adam", "float64", 0.0),
+    "dropout": ("relu", "softmax", "cross_entropy", "adam", "float32", 0.2),
+}
+
+
+def first_use():
+    X, y = _digits()
+    import numpy as np
+
+    import fastbp
+
+    def fit(hidden, output, loss, optimizer, dtype, dropout):
+        model = fastbp.Sequential(
+            [fastbp.Dense(64, 64, hidden, dropout=dropout), fastbp.Dense(64, 10, output)],
+            loss=loss, dtype=dtype, seed=0)
+        target = y if loss == "cross_entropy" else np.eye(10)[y]
+        begin = time.perf_counter()
+        model.fit(X, target, epochs=1, batch_size=32, optimizer=optimizer, seed=0)
+        return time.perf_counter() - begin
+
+    result = {"demo network": fit("relu", "softmax", "cross_entropy", "adam", "float32", 0.0)}
+    for name, settings in FIRST_USES.items():
+        result[name] = fit(*settings) - fit(*settings)
+    return result
+
+
 def data_only():
     _digits()
     return {}
@@ -67,7 +102,7 @@ def estimator(library):
     return {"train_accuracy": float(model.score(X, y))}
 
 
-MODES = {"first-fit": first_fit, "data-only": data_only,
+MODES = {"first-fit": first_fit, "first-use": first_use, "data-only": data_only,
          "fastbp-estimator": lambda: estimator("fastbp"),
          "sklearn-estimator": lambda: estimator("sklearn")}
 

@@ -143,7 +143,7 @@ def workspace_starts(dims, rows):
     return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-@internal
+@inline
 def _piece(workspace, starts, slot, rows, cols):
     """The buffer in ``slot`` (:func:`_slot`) for ``rows`` rows."""
     return _matrix(workspace, starts[slot], rows, cols)

@@ -14,8 +14,8 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True,
-      no_cfunc_wrapper=True)
+# inlined into each loss gradient: a separate compile would cost more than the loop
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _weighted_residual(grad, out, y, weight, scale):
     # grad (n, k) <- (out - y) * weight * scale
     n, k = out.shape
