@@ -48,6 +48,9 @@ def check_y(y, n_samples, n_outputs, loss, dtype):
         y = check_array(y, ensure_2d=False, dtype=None, ensure_min_samples=0, input_name="y")
     if y.dtype.kind not in "biuf":
         raise TypeError(f"y must be numeric; got dtype {y.dtype}")
+    if y.ndim == 0:
+        raise ValueError(f"y must be an array of shape (n_samples,) or (n_samples, n_outputs); "
+                         f"got the scalar {y!r}")
     if y.ndim > 2:
         raise ValueError(f"y must be 1D or 2D; got shape {y.shape}")
     if y.shape[0] != n_samples:
@@ -104,9 +107,11 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     w = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
     if w.shape != (n_samples,):
         raise ValueError(f"sample_weight must have shape ({n_samples},); got {w.shape}")
-    if np.any(w < 0) or w.sum() <= 0:
+    if np.any(w < 0) or not np.any(w > 0):
         raise ValueError(f"sample_weight must be non-negative with a positive sum; got minimum "
-                         f"{w.min()} and sum {w.sum()}")
+                         f"{w.min()} and maximum {w.max()}")
+    # scaled by the largest first: the sum of weights near the float64 maximum would overflow
+    w = w / w.max()
     return (w / w.sum()).astype(dtype)
 
 
