@@ -108,8 +108,10 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     if w.shape != (n_samples,):
         raise ValueError(f"sample_weight must have shape ({n_samples},); got {w.shape}")
     if np.any(w < 0) or not np.any(w > 0):
+        with np.errstate(over="ignore"):  # an infinite sum is still worth reporting
+            total = w.sum()
         raise ValueError(f"sample_weight must be non-negative with a positive sum; got minimum "
-                         f"{w.min()} and maximum {w.max()}")
+                         f"{w.min()} and sum {total}")
     # scaled by the largest first: the sum of weights near the float64 maximum would overflow
     w = w / w.max()
     return (w / w.sum()).astype(dtype)

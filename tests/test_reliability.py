@@ -316,8 +316,9 @@ def test_verbose_prints_sklearns_iteration_lines(verbose, capsys):
     lines = capsys.readouterr().out.splitlines()
     iterations = [line for line in lines if line.startswith("Iteration ")]
     assert iterations[0] == f"Iteration 1, loss = {clf.loss_curve_[0]:.8f}"
+    # scikit-learn counts each call's iterations from 1
     assert len(iterations) == 4
-    assert iterations[-1] == f"Iteration 4, loss = {clf.loss_curve_[-1]:.8f}"
+    assert iterations[-1] == f"Iteration 1, loss = {clf.loss_curve_[-1]:.8f}"
 
 
 # ---- stratified split ----------------------------------------------------------------------------------
