@@ -228,7 +228,9 @@ class Sequential:
         return np.array(self._kernels.to_host(out))  # a copy the caller owns
 
     def loss(self, X, y, sample_weight=None):
-        """The loss on ``(X, y)`` as a float (sample-weighted mean if weights are given)."""
+        """The loss on ``(X, y)`` as a float (sample-weighted mean if weights are given).
+
+        A loss beyond the dtype's range is returned as ``inf``, its true value."""
         return self._loss(*self._prepared(X, y, sample_weight), self._device_parameters())
 
     def gradients(self, X, y, sample_weight=None):
@@ -271,6 +273,16 @@ class Sequential:
             return loss_forward(*loss_call)
 
         gradient = np.empty_like(self._theta)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite result is refused below
+            self._differences(gradient, theta, eps, loss)
+        if not np.all(np.isfinite(gradient)):
+            raise ValueError(f"the loss is not finite at some theta +- eps (eps={eps}): the step "
+                             f"is too large for this network; choose a smaller eps")
+        return self._views(gradient)
+
+    @staticmethod
+    def _differences(gradient, theta, eps, loss):
+        """Central differences of ``loss()`` in each entry of ``theta``, into ``gradient``."""
         for j in range(gradient.size):
             original = theta[j]
             theta[j] = original + eps
@@ -280,10 +292,6 @@ class Sequential:
             theta[j] = original
             # divide by the step actually taken after rounding to the model's dtype
             gradient[j] = (plus - minus) / (upper - lower)
-        if not np.all(np.isfinite(gradient)):
-            raise ValueError(f"the loss is not finite at some theta +- eps (eps={eps}): the step "
-                             f"is too large for this network; choose a smaller eps")
-        return self._views(gradient)
 
     def _check_difference_step(self, eps):
         """Refuse an ``eps`` that rounds away (a zero step) or overflows at some parameter."""
@@ -310,8 +318,9 @@ class Sequential:
         """
         lr = check_positive_float("lr", lr)
         rate = self._in_dtype("lr", lr)
-        loss, gradient = self._loss_and_gradient(*self._prepared(X, y, sample_weight))
+        args = self._prepared(X, y, sample_weight)
         with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+            loss, gradient = self._loss_and_gradient(*args)
             theta = self._theta - rate * gradient
         if not (math.isfinite(loss) and np.all(np.isfinite(theta))):
             raise DivergenceError(f"this step would leave non-finite weights (loss {loss}, "

@@ -115,14 +115,17 @@ class BaseMLP(BaseEstimator):
 
     def _validated_X(self, X, reset=False):
         """``X`` for prediction: checked against the fitted features, in the network's dtype."""
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._input_dtype(reset),
-                          reset=reset)
+        # +inf and -inf sum to NaN in scikit-learn's finiteness check: an error, not a warning
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                              dtype=self._input_dtype(reset), reset=reset)
         return _as_dense(X)
 
     def _validated_Xy(self, X, y, reset, **options):
         """``X`` and ``y`` for training, through scikit-learn's ``validate_data``."""
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=self._input_dtype(reset), reset=reset, **options)
+        with np.errstate(over="ignore", invalid="ignore"):  # as in _validated_X
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                                 dtype=self._input_dtype(reset), reset=reset, **options)
         return _as_dense(X), y
 
 
@@ -391,8 +394,10 @@ class BaseMLP(BaseEstimator):
         return self._transaction(self._fit, X, y, sample_weight=sample_weight, incremental=False)
 
     def _sample_weight(self, sample_weight, X):
-        return None if sample_weight is None else _check_sample_weight(sample_weight, X,
-                                                                       dtype=np.float64)
+        if sample_weight is None:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):  # as in _validated_X
+            return _check_sample_weight(sample_weight, X, dtype=np.float64)
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: BaseEstimator may hand back __dict__

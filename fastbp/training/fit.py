@@ -208,7 +208,8 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
     def finite_at(saved):
         """Whether the network's loss and output on the training data are finite at ``saved``."""
         model._set_parameters(saved[0])
-        loss = model._loss(Xd, Yd, wd, model._device_parameters())
+        with np.errstate(over="ignore", invalid="ignore"):  # what is being checked for
+            loss = model._loss(Xd, Yd, wd, model._device_parameters())
         output = k.to_host(model._buffers_for(n).outs[-1])
         return math.isfinite(loss) and bool(np.all(np.isfinite(output)))
 
@@ -234,7 +235,9 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
                 if diverged:
                     loss = math.nan
                 else:
-                    loss = run_epoch(lr)
+                    # an overflow shows as a non-finite loss or weights, reported just below
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        loss = run_epoch(lr)
                     if not (math.isfinite(loss) and np.all(np.isfinite(k.to_host(theta)))):
                         kept = fall_back(epoch)
                         where = "the initial weights" if kept == 0 else \
@@ -294,10 +297,11 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
 
 
 def _validate(model, validation_device, Yv, params):
-    """Validation loss and metric at ``params``."""
-    val_loss = model._loss(*validation_device, params)
-    output = model._kernels.to_host(model._buffers_for(Yv.shape[0]).outs[-1])
-    return val_loss, validation_metric(model._loss_code, output, Yv)
+    """Validation loss and metric at ``params`` (infinite where they overflow: recorded as such)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        val_loss = model._loss(*validation_device, params)
+        output = model._kernels.to_host(model._buffers_for(Yv.shape[0]).outs[-1])
+        return val_loss, validation_metric(model._loss_code, output, Yv)
 
 
 def _record(history, logs, validated):
