@@ -366,6 +366,8 @@ class Sequential:
             (The CPU backend splits each batch across ``numba.get_num_threads()`` threads, set
             with ``numba.set_num_threads``, and sums their gradients in a fixed order.)
         sample_weight : array-like, shape (n_samples,), optional
+            A mini-batch whose weights are all zero takes no step and adds nothing to the epoch's
+            loss (the mean over the other batches); if every training weight is zero, ValueError.
         alpha : float, default=0
             L2 penalty ``alpha/2 * ||W||^2`` per batch, divided by the batch size (scikit-learn's
             scaling); weights only, not biases.
@@ -386,8 +388,10 @@ class Sequential:
         Raises
         ------
         DivergenceError
-            When the loss or the weights stop being finite; the model keeps the weights of the
-            last finite epoch.
+            When the loss or the weights stop being finite (a ``ValueError``); the model keeps the
+            weights of the last epoch at which the training data gives a finite loss and output.
+            An early-stopping rule with ``finishes_diverging_fits`` instead records NaN for the
+            epochs left and restores its best weights.
         """
         from .training.fit import fit
 
