@@ -41,6 +41,14 @@ def _int(text):
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def _seed(text):
+    """A seed NumPy and scikit-learn both take: an integer in [0, 2**32)."""
+    value = _int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
 def _output_file(suffix):
     """An argparse type: a path ending in ``suffix`` whose folder exists."""
 
@@ -68,7 +76,7 @@ def build_parser():
                     "print test accuracy, time per epoch and the speed-up over scikit-learn's "
                     "MLPClassifier trained in the same run on the same data and settings.")
     demo.add_argument("--epochs", type=_positive_int, default=30, help="epochs (default 30)")
-    demo.add_argument("--seed", type=_int, default=0, help="seed of split, weights and "
+    demo.add_argument("--seed", type=_seed, default=0, help="seed of split, weights and "
                                                            "shuffling (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -100,7 +108,7 @@ def build_parser():
                            "pip install 'fastbp[plot]')")
     cost.add_argument("--json", type=_output_file(".json"), metavar="FILE",
                       help="also write every figure, and this machine's `fastbp info`, as JSON")
-    cost.add_argument("--seed", type=_int, default=0, help="seed of weights and data (default 0)")
+    cost.add_argument("--seed", type=_seed, default=0, help="seed of weights and data (default 0)")
 
     commands.add_parser("info", help="versions, BLAS, threading, SIMD and CUDA in use",
                         description="Print the versions of fastbp and its dependencies, the BLAS "

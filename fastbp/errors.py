@@ -1,8 +1,11 @@
 """Exceptions fastbp raises beyond the built-in ValueError and TypeError."""
 
 
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or non-finite weights."""
+class DivergenceError(FloatingPointError, ValueError):
+    """Training produced a non-finite loss or non-finite weights.
+
+    A ``ValueError`` too, as scikit-learn raises for non-finite weights, so code written for its
+    estimators catches it."""
 
 
 class DeviceError(RuntimeError):

@@ -1,9 +1,13 @@
 """``Sequential``: a stack of dense layers trained by backpropagation on a kernel backend."""
 
+import math
+import threading
+
 import numpy as np
 
 from . import backends, initializers
 from .kernels import codes, layout
+from .errors import DivergenceError
 from .layers import Dense
 from .names import choice, loss_name
 from .validation import check_positive_float, check_sample_weight, check_X, check_y
@@ -13,7 +17,9 @@ DTYPES = ("float32", "float64")
 
 class _Buffers:
     """Activations and gradients for one batch size, in the backend's memory, allocated once and
-    reused across calls. The gradient is one flat vector in the parameters' layout."""
+    reused across calls of one thread (each thread has its own: the kernels release the GIL, so
+    two threads sharing buffers would overwrite each other's activations). The gradient is one flat
+    vector in the parameters' layout."""
 
     def __init__(self, model, n):
         k, dtype = model._kernels, model.dtype
@@ -71,7 +77,7 @@ class Sequential:
         rng = np.random.default_rng(seed)
         for layer, (W, b) in zip(self.layers, self._views(self._theta)):
             layer._build(rng, initializers.draw, W, b)
-        self._buffers = None
+        self._scratch = threading.local()  # each thread's _Buffers
         self._samples_seen = 0
 
     @staticmethod
@@ -95,6 +101,13 @@ class Sequential:
         if layers[-1].dropout > 0:
             raise ValueError(f"dropout applies to hidden layers only; the last layer has "
                              f"dropout={layers[-1].dropout}")
+        seen = {}
+        for i, layer in enumerate(layers):
+            if id(layer) in seen:
+                raise ValueError(f"layers[{seen[id(layer)]}] and layers[{i}] are the same Dense "
+                                 f"object, used twice; a layer can appear only once (it owns its weights): "
+                                 f"create a new Dense for each position")
+            seen[id(layer)] = i
         for i, layer in enumerate(layers):
             if layer.W is not None and layer._dtype is not None:
                 raise ValueError(f"layers[{i}] already belongs to a model; create a new Dense")
@@ -150,9 +163,11 @@ class Sequential:
         return self._views(self._kernels.to_device(self._theta))
 
     def _buffers_for(self, n):
-        if self._buffers is None or self._buffers.n != n:
-            self._buffers = _Buffers(self, n)
-        return self._buffers
+        """This thread's buffers for ``n`` rows (reallocated when ``n`` changes)."""
+        buf = getattr(self._scratch, "buffers", None)
+        if buf is None or buf.n != n:
+            buf = self._scratch.buffers = _Buffers(self, n)
+        return buf
 
     def _forward(self, X, params):
         """Run every layer on ``X`` with ``params``; returns the filled buffers."""
@@ -168,8 +183,8 @@ class Sequential:
         return self._kernels.loss_forward(buf.pres[-1], buf.outs[-1], Y, weight, self._loss_code)
 
     def _backward(self, X, Y, weight, params):
-        """Backpropagate from the last forward pass; fills the buffers' flat ``gradient``."""
-        buf = self._buffers
+        """Backpropagate from this thread's last forward pass; fills its buffers' ``gradient``."""
+        buf = self._buffers_for(X.shape[0])
         k = self._kernels
         last = len(self.layers) - 1
         k.loss_backward(buf.grads[last], buf.pres[last], buf.outs[last], Y, weight, self._loss_code)
@@ -213,7 +228,9 @@ class Sequential:
         return np.array(self._kernels.to_host(out))  # a copy the caller owns
 
     def loss(self, X, y, sample_weight=None):
-        """The loss on ``(X, y)`` as a float (sample-weighted mean if weights are given)."""
+        """The loss on ``(X, y)`` as a float (sample-weighted mean if weights are given).
+
+        A loss beyond the dtype's range is returned as ``inf``, its true value."""
         return self._loss(*self._prepared(X, y, sample_weight), self._device_parameters())
 
     def gradients(self, X, y, sample_weight=None):
@@ -239,6 +256,7 @@ class Sequential:
         """
         eps = check_positive_float("eps", eps)
         X, Y, w = self._prepared(X, y, sample_weight)
+        self._check_difference_step(eps)
         theta = self._kernels.to_device(self._theta)  # the model's own vector on a host backend
         params = self._views(theta)
         buf = self._forward(X, params)
@@ -255,6 +273,16 @@ class Sequential:
             return loss_forward(*loss_call)
 
         gradient = np.empty_like(self._theta)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite result is refused below
+            self._differences(gradient, theta, eps, loss)
+        if not np.all(np.isfinite(gradient)):
+            raise ValueError(f"the loss is not finite at some theta +- eps (eps={eps}): the step "
+                             f"is too large for this network; choose a smaller eps")
+        return self._views(gradient)
+
+    @staticmethod
+    def _differences(gradient, theta, eps, loss):
+        """Central differences of ``loss()`` in each entry of ``theta``, into ``gradient``."""
         for j in range(gradient.size):
             original = theta[j]
             theta[j] = original + eps
@@ -264,7 +292,21 @@ class Sequential:
             theta[j] = original
             # divide by the step actually taken after rounding to the model's dtype
             gradient[j] = (plus - minus) / (upper - lower)
-        return self._views(gradient)
+
+    def _check_difference_step(self, eps):
+        """Refuse an ``eps`` that rounds away (a zero step) or overflows at some parameter."""
+        theta = self._theta.astype(np.float64)
+        with np.errstate(over="ignore"):  # an overflow to inf is what is checked for
+            upper = (theta + eps).astype(self.dtype)
+            lower = (theta - eps).astype(self.dtype)
+        if not (np.all(np.isfinite(upper)) and np.all(np.isfinite(lower))):
+            raise ValueError(f"eps={eps} takes parameters beyond the range of {self.dtype.name}; "
+                             f"choose a smaller eps")
+        if np.any(upper <= lower):
+            worst = float(np.max(np.abs(theta)))
+            raise ValueError(f"eps={eps} is lost to rounding in {self.dtype.name} at parameters "
+                             f"as large as {worst:.3g} (theta + eps == theta - eps); choose an eps "
+                             f"of at least {float(np.spacing(self.dtype.type(worst))):.3g}")
 
     def step(self, X, y, lr, sample_weight=None):
         """One plain gradient-descent step ``theta <- theta - lr * dL/dtheta``.
@@ -275,9 +317,25 @@ class Sequential:
             The loss before the step.
         """
         lr = check_positive_float("lr", lr)
-        loss, gradient = self._loss_and_gradient(*self._prepared(X, y, sample_weight))
-        self._theta -= self.dtype.type(lr) * gradient
+        rate = self._in_dtype("lr", lr)
+        args = self._prepared(X, y, sample_weight)
+        with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+            loss, gradient = self._loss_and_gradient(*args)
+            theta = self._theta - rate * gradient
+        if not (math.isfinite(loss) and np.all(np.isfinite(theta))):
+            raise DivergenceError(f"this step would leave non-finite weights (loss {loss}, "
+                                  f"learning rate {lr:g}); the weights were not changed. Try a "
+                                  f"smaller learning rate.")
+        self._theta[...] = theta
         return loss
+
+    def _in_dtype(self, name, value):
+        """A positive float as the model's dtype; refuses one that overflows or rounds to 0."""
+        info = np.finfo(self.dtype)
+        if not float(info.tiny) <= value <= float(info.max):
+            raise ValueError(f"{name}={value} is outside the positive range of "
+                             f"{self.dtype.name} ({info.tiny:.3g} to {info.max:.3g})")
+        return self.dtype.type(value)
 
     def _set_parameters(self, theta):
         """Copy a flat parameter vector (layout of :mod:`fastbp.kernels.layout`) into the model."""
@@ -308,6 +366,8 @@ class Sequential:
             (The CPU backend splits each batch across ``numba.get_num_threads()`` threads, set
             with ``numba.set_num_threads``, and sums their gradients in a fixed order.)
         sample_weight : array-like, shape (n_samples,), optional
+            A mini-batch whose weights are all zero takes no step and adds nothing to the epoch's
+            loss (the mean over the other batches); if every training weight is zero, ValueError.
         alpha : float, default=0
             L2 penalty ``alpha/2 * ||W||^2`` per batch, divided by the batch size (scikit-learn's
             scaling); weights only, not biases.
@@ -328,8 +388,10 @@ class Sequential:
         Raises
         ------
         DivergenceError
-            When the loss or the weights stop being finite; the model keeps the weights of the
-            last finite epoch.
+            When the loss or the weights stop being finite (a ``ValueError``); the model keeps the
+            weights of the last epoch at which the training data gives a finite loss and output.
+            An early-stopping rule with ``finishes_diverging_fits`` instead records NaN for the
+            epochs left and restores its best weights.
         """
         from .training.fit import fit
 
@@ -342,12 +404,14 @@ class Sequential:
     def __getstate__(self):
         # the kernel module cannot be pickled and the buffers are scratch space
         state = dict(self.__dict__)
-        state["_kernels"], state["_buffers"] = None, None
+        state["_kernels"], state["_scratch"] = None, None
         return state
 
     def __setstate__(self, state):
+        state.pop("_buffers", None)  # the single shared buffer set of older pickles
         self.__dict__.update(state)
         self._kernels = backends.load(self.backend)
+        self._scratch = threading.local()
         # pickle copies each array on its own: make the layers' W and b views of theta again
         for layer, (W, b) in zip(self.layers, self._views(self._theta)):
             W[...], b[...] = layer._W, layer._b

@@ -20,8 +20,9 @@ def check_X(X, n_features, dtype):
     if not _ready(X, dtype):
         from sklearn.utils.validation import check_array
 
-        # values beyond dtype's range become inf: reported below as an error, not as a warning
-        with np.errstate(over="ignore"):
+        # values beyond dtype's range become inf, and the finiteness check sums +inf and -inf to
+        # NaN: both are reported as the error that follows, not as warnings first
+        with np.errstate(over="ignore", invalid="ignore"):
             X = check_array(X, dtype=dtype, order="C", input_name="X")
     if X.shape[1] != n_features:
         raise ValueError(f"X has {X.shape[1]} features, but the model's first layer expects "
@@ -45,9 +46,13 @@ def check_y(y, n_samples, n_outputs, loss, dtype):
     if not (numeric_array and y.size and bool(np.isfinite(y).all())):
         from sklearn.utils.validation import check_array
 
-        y = check_array(y, ensure_2d=False, dtype=None, ensure_min_samples=0, input_name="y")
+        with np.errstate(over="ignore", invalid="ignore"):  # as in check_X
+            y = check_array(y, ensure_2d=False, dtype=None, ensure_min_samples=0, input_name="y")
     if y.dtype.kind not in "biuf":
         raise TypeError(f"y must be numeric; got dtype {y.dtype}")
+    if y.ndim == 0:
+        raise ValueError(f"y must be an array of shape (n_samples,) or (n_samples, n_outputs); "
+                         f"got the scalar {y!r}")
     if y.ndim > 2:
         raise ValueError(f"y must be 1D or 2D; got shape {y.shape}")
     if y.shape[0] != n_samples:
@@ -101,12 +106,18 @@ def check_sample_weight(sample_weight, n_samples, dtype):
         return np.full(n_samples, 1.0 / n_samples, dtype=dtype)
     from sklearn.utils.validation import check_array
 
-    w = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name="sample_weight")
+    with np.errstate(over="ignore", invalid="ignore"):  # as in check_X
+        w = check_array(sample_weight, ensure_2d=False, dtype=np.float64,
+                        input_name="sample_weight")
     if w.shape != (n_samples,):
         raise ValueError(f"sample_weight must have shape ({n_samples},); got {w.shape}")
-    if np.any(w < 0) or w.sum() <= 0:
+    if np.any(w < 0) or not np.any(w > 0):
+        with np.errstate(over="ignore"):  # an infinite sum is still worth reporting
+            total = w.sum()
         raise ValueError(f"sample_weight must be non-negative with a positive sum; got minimum "
-                         f"{w.min()} and sum {w.sum()}")
+                         f"{w.min()} and sum {total}")
+    # scaled by the largest first: the sum of weights near the float64 maximum would overflow
+    w = w / w.max()
     return (w / w.sum()).astype(dtype)
 
 

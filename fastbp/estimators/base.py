@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import backends
+from ..errors import DivergenceError
 from ..initializers import glorot_uniform_bound
 from ..layers import Dense
 from ..model import Sequential
@@ -30,6 +31,9 @@ from . import lbfgs, rules
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu",
                       "leaky_relu", "elu", "gelu", "softplus")
 STOCHASTIC_SOLVERS = ("sgd", "adam")
+#: scikit-learn's message for non-finite weights, which code written for it may look for.
+NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain "
+                      "large values and need to be preprocessed.")
 #: out_activation_ -> the fastbp loss fused with it (scikit-learn's pairs).
 OUTPUT_LOSS = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
                "identity": "squared_error", "exp": "poisson"}
@@ -111,21 +115,19 @@ class BaseMLP(BaseEstimator):
 
     def _validated_X(self, X, reset=False):
         """``X`` for prediction: checked against the fitted features, in the network's dtype."""
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], dtype=self._input_dtype(reset),
-                          reset=reset)
+        # +inf and -inf sum to NaN in scikit-learn's finiteness check: an error, not a warning
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = validate_data(self, X, accept_sparse=["csr", "csc"],
+                              dtype=self._input_dtype(reset), reset=reset)
         return _as_dense(X)
 
     def _validated_Xy(self, X, y, reset, **options):
         """``X`` and ``y`` for training, through scikit-learn's ``validate_data``."""
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
-                             dtype=self._input_dtype(reset), reset=reset, **options)
+        with np.errstate(over="ignore", invalid="ignore"):  # as in _validated_X
+            X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], multi_output=True,
+                                 dtype=self._input_dtype(reset), reset=reset, **options)
         return _as_dense(X), y
 
-    def _fit_verbose(self):
-        """scikit-learn's verbose (bool/int) as fit's: True/1 one line per epoch, >= 2 a bar."""
-        if not self.verbose:
-            return 0
-        return 2 if self.verbose is True or self.verbose == 1 else 1
 
     # ---- the network ------------------------------------------------------------------------
     def _model_key(self):
@@ -159,6 +161,7 @@ class BaseMLP(BaseEstimator):
     def _network(self):
         """The network holding coefs_/intercepts_, rebuilt from them when they were replaced,
         after unpickling, or when backend/activation/dropout changed."""
+        self._check_coefs()
         model = self.__dict__.get("_model")
         if (model is not None and self._built_for == self._model_key()
                 and len(self.coefs_) == len(model.layers)
@@ -179,6 +182,23 @@ class BaseMLP(BaseEstimator):
                            backend=self.backend, seed=0)
         model._samples_seen = getattr(self, "t_", 0)  # invscaling's clock
         return self._bind(model)
+
+    def _check_coefs(self):
+        """Refuse ``coefs_``/``intercepts_`` that no longer form the fitted network's shape."""
+        coefs, intercepts = self.coefs_, self.intercepts_
+        if len(coefs) != self.n_layers_ - 1 or len(intercepts) != self.n_layers_ - 1:
+            raise ValueError(f"coefs_ and intercepts_ must hold {self.n_layers_ - 1} arrays (one "
+                             f"per layer); got {len(coefs)} and {len(intercepts)}")
+        widths = [self.n_features_in_]
+        for i, (W, b) in enumerate(zip(coefs, intercepts)):
+            W, b = np.shape(W), np.shape(b)
+            n_out = self.n_outputs_ if i == len(coefs) - 1 else (W[1] if len(W) == 2 else None)
+            if W != (widths[-1], n_out) or b != (n_out,):
+                raise ValueError(f"coefs_[{i}] must have shape {(widths[-1], n_out)} and "
+                                 f"intercepts_[{i}] shape {(n_out,)} to fit the network "
+                                 f"({self.n_features_in_} features, {self.n_outputs_} outputs); "
+                                 f"got {W} and {b}")
+            widths.append(n_out)
 
     def _initialize(self, n_features, n_outputs, dtype, random_state):
         """Fresh fitted state, as scikit-learn's ``_initialize``."""
@@ -202,10 +222,47 @@ class BaseMLP(BaseEstimator):
             self.best_loss_ = None if self.early_stopping else np.inf
 
     # ---- training ---------------------------------------------------------------------------
+    def _transaction(self, train, *args, **kwargs):
+        """Run ``train``; if it raises before training starts, put every attribute back.
+
+        Everything a refused call may have replaced (the network, ``classes_``, the optimizer and
+        the stopping state) is rebound to a new object rather than changed in place before
+        training starts, so restoring the attribute dict restores the estimator. A fit that
+        diverges has trained: it keeps the last weights with finite output instead.
+        """
+        saved = dict(self.__dict__)
+        try:
+            return train(*args, **kwargs)
+        except DivergenceError as error:
+            raise DivergenceError(f"{NON_FINITE_WEIGHTS} ({error})") from error
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    @staticmethod
+    def _check_weights(sample_weight):
+        if sample_weight is None:
+            return
+        if np.any(sample_weight < 0) or not np.any(sample_weight > 0):
+            raise ValueError(f"sample weights (times class_weight, if given) must be "
+                             f"non-negative and not all zero; got minimum "
+                             f"{np.min(sample_weight)} and maximum {np.max(sample_weight)}")
+
+    def _check_settings(self, incremental):
+        """Settings refused whatever the data, checked before anything changes."""
+        if self.solver == "lbfgs" and self.dropout:
+            raise ValueError(f"dropout={self.dropout} needs a stochastic solver ('sgd' or "
+                             f"'adam'); solver='lbfgs' minimises the deterministic loss")
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+
     def _fit(self, X, y, sample_weight=None, incremental=False):
+        self._check_settings(incremental)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, sample_weight, stratify = self._validate_training_data(
             X, y, sample_weight, incremental, reset=first_pass)
+        self._check_weights(sample_weight)
         random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(X.shape[1], Y.shape[1], X.dtype, random_state)
@@ -217,6 +274,8 @@ class BaseMLP(BaseEstimator):
             self._fit_lbfgs(model, X, Y, sample_weight)
         else:
             self._fit_stochastic(model, X, Y, sample_weight, stratify, incremental, random_state)
+        if not np.all(np.isfinite(model._theta)):
+            raise DivergenceError(NON_FINITE_WEIGHTS)
         return self
 
     @staticmethod
@@ -226,9 +285,6 @@ class BaseMLP(BaseEstimator):
         return alpha if sample_weight is None else alpha * n / float(np.sum(sample_weight))
 
     def _fit_lbfgs(self, model, X, Y, sample_weight):
-        if self.dropout:
-            raise ValueError(f"dropout={self.dropout} needs a stochastic solver ('sgd' or "
-                             f"'adam'); solver='lbfgs' minimises the deterministic loss")
         X, Y, weight = model._prepared(X, Y, sample_weight)
         alpha = self._penalty(self.alpha, X.shape[0], sample_weight)
         self.loss_, self.n_iter_ = lbfgs.fit_lbfgs(model, X, Y, weight, alpha, self.max_iter,
@@ -253,8 +309,6 @@ class BaseMLP(BaseEstimator):
         return X_train, Y_train, (None if sample_weight is None else parts[4]), (X_val, Y_val)
 
     def _fit_stochastic(self, model, X, Y, sample_weight, stratify, incremental, random_state):
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
         if not incremental or not hasattr(self, "_optimizer"):
             # a new optimizer per fit (scikit-learn's rule); partial_fit keeps its state
             self._optimizer = self._new_optimizer()
@@ -262,6 +316,7 @@ class BaseMLP(BaseEstimator):
             kind = self.learning_rate if self.solver == "sgd" else "constant"
             self._schedule = rules.SklearnSchedule(kind, self.power_t)
         self._stopping.schedule = self._schedule
+        self._stopping.verbose = bool(self.verbose)
         validation = None
         if (self.early_stopping or self.validation) and not incremental:
             X, Y, sample_weight, validation = self._validation_split(X, Y, sample_weight,
@@ -279,7 +334,7 @@ class BaseMLP(BaseEstimator):
             optimizer=self._optimizer, schedule=self._schedule, shuffle=bool(self.shuffle),
             seed=int(random_state.randint(np.iinfo(np.int32).max)), sample_weight=sample_weight,
             alpha=self._penalty(self.alpha, n, sample_weight), validation_data=validation,
-            early_stopping=self._stopping, verbose=self._fit_verbose())
+            early_stopping=self._stopping)
         self._record(history, n, validation is not None)
         if not (incremental or history.stopped_early or history.interrupted) \
                 and history.epochs == self.max_iter:
@@ -336,11 +391,13 @@ class BaseMLP(BaseEstimator):
         -------
         self
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._transaction(self._fit, X, y, sample_weight=sample_weight, incremental=False)
 
     def _sample_weight(self, sample_weight, X):
-        return None if sample_weight is None else _check_sample_weight(sample_weight, X,
-                                                                       dtype=np.float64)
+        if sample_weight is None:
+            return None
+        with np.errstate(over="ignore", invalid="ignore"):  # as in _validated_X
+            return _check_sample_weight(sample_weight, X, dtype=np.float64)
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: BaseEstimator may hand back __dict__
@@ -380,7 +437,8 @@ PARAMETERS_DOC = """
         split, shuffling and dropout.
     tol : float, default=1e-4
     verbose : bool or int, default=False
-        True or 1 prints one line per epoch, 2 or more shows a progress bar.
+        Any true value prints scikit-learn's lines to stdout: ``Iteration N, loss = L`` after each
+        epoch (and ``Validation score: S`` with early stopping).
     warm_start : bool, default=False
     momentum : float in [0, 1), default=0.9
     nesterovs_momentum : bool, default=True

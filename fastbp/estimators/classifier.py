@@ -88,7 +88,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             weights = compute_sample_weight(self.class_weight, y)
             sample_weight = weights if sample_weight is None else sample_weight * weights
         # scikit-learn stratifies its early-stopping split for binary targets only
-        stratify = Y[:, 0] if Y.shape[1] == 1 and y.ndim == 1 else None
+        # on the boolean indicator column, as scikit-learn does (its messages name 'True'/'False')
+        stratify = Y.astype(bool) if Y.shape[1] == 1 and y.ndim == 1 else None
         return X, Y, sample_weight, stratify
 
     @available_if(lambda est: est._check_solver())
@@ -108,6 +109,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         self
         """
+        return self._transaction(self._partial_fit, X, y, sample_weight, classes)
+
+    def _partial_fit(self, X, y, sample_weight, classes):
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):

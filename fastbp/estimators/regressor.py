@@ -80,7 +80,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         -------
         self
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        return self._transaction(self._fit, X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
         """Predicted values.

@@ -67,6 +67,10 @@ class SklearnStopping(EarlyStopping):
     def __init__(self, on_validation, n_iter_no_change, tol, schedule):
         # EarlyStopping.__init__ validates integer patience; this rule also allows an infinite one
         self.monitor = "val_metric" if on_validation else "loss"
+        # scikit-learn finishes a diverging early-stopping fit (NaN scores) with its best weights
+        self.finishes_diverging_fits = bool(on_validation)
+        #: set by the estimator: print scikit-learn's verbose lines
+        self.verbose = False
         self.patience = n_iter_no_change + 1
         self.min_delta = float(tol)
         self.restore_best_weights = bool(on_validation)
@@ -81,16 +85,38 @@ class SklearnStopping(EarlyStopping):
 
     def update(self, epoch, logs):
         """Record ``epoch``'s figures; returns (is_new_best, should_stop)."""
-        sign = -1.0 if self.monitor == "val_metric" else 1.0
-        value, best = sign * logs[self.monitor], sign * self.best
-        self.wait = 0 if value <= best - self.min_delta else self.wait + 1
-        improved = value < best
+        value = logs[self.monitor]
+        self._report(epoch, logs)
+        # scikit-learn's comparisons, written as it writes them: a NaN figure resets the count
+        if self.monitor == "val_metric":
+            stalled, improved = value < self.best + self.min_delta, value > self.best
+        else:
+            stalled, improved = value > self.best - self.min_delta, value < self.best
+        self.wait = self.wait + 1 if stalled else 0
         if improved:
-            self.best, self.best_epoch = logs[self.monitor], epoch
+            self.best, self.best_epoch = value, epoch
         if self.wait < self.patience:
             return improved, False
         if self.schedule.kind != "adaptive" or logs["lr"] <= ADAPTIVE_MIN_LR:
+            self._say(f"{self._stall_message()} Stopping.")
             return improved, True
         self.schedule.scale /= ADAPTIVE_FACTOR
+        self._say(f"{self._stall_message()} Setting learning rate to "
+                  f"{logs['lr'] / ADAPTIVE_FACTOR:f}")
         self.wait = 0
         return improved, False
+
+    def _report(self, epoch, logs):
+        """scikit-learn's per-iteration lines."""
+        self._say(f"Iteration {epoch + 1}, loss = {logs['loss']:.8f}")
+        if self.monitor == "val_metric":
+            self._say(f"Validation score: {logs['val_metric']:f}")
+
+    def _stall_message(self):
+        what = ("Validation score" if self.monitor == "val_metric" else "Training loss")
+        return (f"{what} did not improve more than tol={self.min_delta:f} for "
+                f"{self.patience - 1} consecutive epochs.")
+
+    def _say(self, line):
+        if self.verbose:
+            print(line, flush=True)

@@ -16,7 +16,7 @@ from ..kernels import codes
 from ..validation import check_sample_weight, check_X, check_y
 from . import optimizers, schedules
 from .history import History
-from .progress import Progress
+from .progress import Progress, check_verbose
 from .stopping import EarlyStopping
 
 
@@ -74,10 +74,36 @@ def _split_validation(X, Y, w, validation_data, validation_split, model):
     return X[:cut], Y[:cut], w[:cut], (X[cut:], Y[cut:])
 
 
-def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None, shuffle=True,
-        seed=None, sample_weight=None, alpha=0.0, l1=0.0, validation_data=None,
-        validation_split=0.0, early_stopping=None, verbose=0):
-    """Train ``model`` in place; see :meth:`fastbp.Sequential.fit` for the parameters."""
+def _batch_runs(weight, batch_size):
+    """Runs of consecutive batches that carry weight, as ``(start, stop)`` positions in the order.
+
+    A batch whose sample weights are all zero has no defined per-sample weighting (``w / sum(w)``
+    is 0/0): such a batch is skipped, taking no optimizer step and adding nothing to the epoch's
+    loss. The kernels see each run as an epoch of its own, so the remaining batches are cut exactly
+    as they would have been.
+
+    Parameters
+    ----------
+    weight : ndarray, shape (n,)
+        The sample weights in visiting order.
+    batch_size : int
+    """
+    starts = np.arange(0, weight.shape[0], batch_size)
+    carries = np.add.reduceat((weight > 0).astype(np.int64), starts) > 0
+    if carries.all():
+        return [(0, weight.shape[0])]
+    runs = []
+    for i in np.flatnonzero(carries):
+        lo, hi = int(starts[i]), min(int(starts[i]) + batch_size, weight.shape[0])
+        if runs and runs[-1][1] == lo:
+            runs[-1] = (runs[-1][0], hi)
+        else:
+            runs.append((lo, hi))
+    return runs
+
+
+def _check_arguments(epochs, alpha, l1, optimizer, schedule, early_stopping, shuffle, verbose):
+    """Everything about ``fit``'s settings that can be checked without the data."""
     epochs = _positive_int("epochs", epochs)
     alpha, l1 = _non_negative("alpha", alpha), _non_negative("l1", l1)
     opt = optimizers.resolve(optimizer)
@@ -87,10 +113,22 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     if early_stopping not in (None, False) and not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping must be an EarlyStopping, True or None; got "
                         f"{early_stopping!r}")
-    stopper = early_stopping or None
     if not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be a bool; got {shuffle!r}")
+    check_verbose(verbose)
+    return epochs, alpha, l1, opt, schedule, early_stopping or None
 
+
+def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None, shuffle=True,
+        seed=None, sample_weight=None, alpha=0.0, l1=0.0, validation_data=None,
+        validation_split=0.0, early_stopping=None, verbose=0):
+    """Train ``model`` in place; see :meth:`fastbp.Sequential.fit` for the parameters.
+
+    Every argument is checked before anything changes: a call that raises ``ValueError`` or
+    ``TypeError`` leaves the model, the optimizer, the schedule and the stopper as they were.
+    """
+    epochs, alpha, l1, opt, schedule, stopper = _check_arguments(
+        epochs, alpha, l1, optimizer, schedule, early_stopping, shuffle, verbose)
     X = check_X(X, model.n_inputs, model.dtype)
     Y = check_y(y, X.shape[0], model.n_outputs, model._loss_code, model.dtype)
     w = check_sample_weight(sample_weight, X.shape[0], model.dtype)
@@ -98,11 +136,22 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     if stopper is not None and stopper.needs_validation and validation is None:
         raise ValueError(f"early stopping on {stopper.monitor!r} needs validation_data or "
                          f"validation_split")
+    schedule.check_monitor(validation is not None)
+    if not np.any(w > 0):
+        raise ValueError("every training sample weight is zero (after the validation split and "
+                         "the conversion to the model's dtype): no batch has anything to learn")
     n = X.shape[0]
     batch_size = n if batch_size is None else min(_positive_int("batch_size", batch_size), n)
-
-    k = model._kernels
     rng = np.random.default_rng(seed)
+    return _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stopper, shuffle,
+                  rng, alpha, l1, verbose)
+
+
+def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stopper, shuffle, rng,
+           alpha, l1, verbose):
+    """The epochs of a checked ``fit`` call."""
+    k = model._kernels
+    n = X.shape[0]
     dropout_seed = int(rng.integers(2**63))
     state_a, state_b = opt._bind(model.n_params, model.dtype)
     momentum, nesterov, beta_1, beta_2, epsilon = opt._hyper()
@@ -112,7 +161,8 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     Xd, Yd, wd = k.to_device(X), k.to_device(Y), k.to_device(w)
     dims, activations = k.to_device(model._dims), k.to_device(model._activation_codes)
     dropout = k.to_device(model._dropout)
-    ordered = k.to_device(np.arange(n, dtype=np.int64))
+    ordered = np.arange(n, dtype=np.int64)
+    ordered_runs = _batch_runs(w, batch_size)
     params = model._views(theta)  # the weights being trained, where they are trained
     if validation is not None:
         Xv, Yv = validation
@@ -125,6 +175,7 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     schedule.reset()
     if stopper is not None:
         stopper.reset()
+    finishing = stopper is not None and stopper.finishes_diverging_fits
 
     def checkpoint():
         """Host copies of the weights and the optimizer state, to fall back on."""
@@ -137,49 +188,86 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
             k.copy_to_device(device, host)
         opt.steps = saved[3]
 
-    last_good = checkpoint()
+    def run_epoch(lr):
+        """One pass over the data; the mean loss of the batches that carried weight."""
+        order = rng.permutation(n).astype(np.int64) if shuffle else ordered
+        runs = _batch_runs(w[order], batch_size) if shuffle else ordered_runs
+        total, count = 0.0, 0
+        for lo, hi in runs:
+            part, opt.steps = k.train_epoch(
+                theta, grad, state_a, state_b, dims, activations, dropout, model._loss_code,
+                Xd, Yd, wd, k.to_device(order[lo:hi]), batch_size, opt.code, lr, momentum,
+                nesterov, beta_1, beta_2, epsilon, alpha, l1, dropout_seed, opt.steps)
+            if len(runs) == 1:
+                return part
+            total, count = total + part * (hi - lo), count + (hi - lo)
+            if not math.isfinite(part):
+                break
+        return total / count
+
+    def finite_at(saved):
+        """Whether the network's loss and output on the training data are finite at ``saved``."""
+        model._set_parameters(saved[0])
+        with np.errstate(over="ignore", invalid="ignore"):  # what is being checked for
+            loss = model._loss(Xd, Yd, wd, model._device_parameters())
+        output = k.to_host(model._buffers_for(n).outs[-1])
+        return math.isfinite(loss) and bool(np.all(np.isfinite(output)))
+
+    def fall_back(done):
+        """Restore the last weights the data gives finite results at; returns their epoch."""
+        # weights can stay finite yet be so large that the next forward pass overflows; the
+        # checkpoint before them began an epoch whose losses were all finite
+        kept = done if finite_at(saved[done]) else max(done - 1, 0)
+        restore(saved[kept])
+        return kept
+
+    samples_before = model._samples_seen
+    saved = {0: checkpoint()}  # completed epochs -> the state at their end
     best = None
-    samples_seen = model._samples_seen
+    diverged = False
     # the CPU backend holds BLAS to one thread for the whole run: an OpenBLAS worker left spinning
     # by a threaded validation pass would steal a core from the next epoch's threads
     with k.training_session():
         try:
             for epoch in range(epochs):
                 start = time.perf_counter()
-                lr = float(schedule.lr(epoch, opt.lr, samples_seen))
-                order = k.to_device(rng.permutation(n).astype(np.int64)) if shuffle else ordered
-                loss, opt.steps = k.train_epoch(
-                    theta, grad, state_a, state_b, dims, activations, dropout, model._loss_code,
-                    Xd, Yd, wd, order, batch_size, opt.code, lr, momentum, nesterov, beta_1,
-                    beta_2, epsilon, alpha, l1, dropout_seed, opt.steps)
-                current = k.to_host(theta)
-                if not (math.isfinite(loss) and np.all(np.isfinite(current))):
-                    restore(last_good)
-                    raise DivergenceError(
-                        f"training diverged in epoch {epoch + 1}: the loss became {loss} at "
-                        f"learning rate {lr:g}; the weights from the end of epoch {epoch} were "
-                        f"kept. Try a smaller learning rate.")
-                model._set_parameters(current)
-                last_good = checkpoint()
-                samples_seen += n
+                lr = float(schedule.lr(epoch, opt.lr, samples_before + n * epoch))
+                if diverged:
+                    loss = math.nan
+                else:
+                    # an overflow shows as a non-finite loss or weights, reported just below
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        loss = run_epoch(lr)
+                    if not (math.isfinite(loss) and np.all(np.isfinite(k.to_host(theta)))):
+                        kept = fall_back(epoch)
+                        where = "the initial weights" if kept == 0 else \
+                            f"the weights from the end of epoch {kept}"
+                        if not finishing:
+                            raise DivergenceError(
+                                f"training diverged in epoch {epoch + 1}: the loss became {loss} "
+                                f"at learning rate {lr:g}; {where} were kept. Try a smaller "
+                                f"learning rate.")
+                        diverged, loss = True, math.nan
+                        progress.message(f"training diverged in epoch {epoch + 1}; {where} were "
+                                         f"kept, and the epochs left are recorded as NaN")
+                    else:
+                        model._set_parameters(k.to_host(theta))
+                saved[epoch + 1] = checkpoint()
                 logs = {"epoch": epoch, "loss": loss, "lr": lr}
                 if validation is not None:
-                    logs["val_loss"] = model._loss(*validation_device, params)
-                    output = k.to_host(model._buffers.outs[-1])
-                    logs["val_metric"] = validation_metric(model._loss_code, output, validation[1])
+                    logs["val_loss"], logs["val_metric"] = (
+                        (math.nan, math.nan) if diverged else
+                        _validate(model, validation_device, validation[1], params))
                 logs["time"] = time.perf_counter() - start
-                history.loss.append(loss)
-                history.lr.append(lr)
-                history.time.append(logs["time"])
-                if validation is not None:
-                    history.val_loss.append(logs["val_loss"])
-                    history.val_metric.append(logs["val_metric"])
+                _record(history, logs, validation is not None)  # commits the epoch
+                model._samples_seen = samples_before + n * history.epochs
+                saved.pop(epoch - 1, None)
                 progress.epoch_end(logs)
                 schedule.update(epoch, logs)
                 if stopper is not None:
                     improved, stop = stopper.update(epoch, logs)
                     if improved and stopper.restore_best_weights:
-                        best = last_good[0]
+                        best = saved[epoch + 1][0]
                     if stop:
                         history.stopped_early = True
                         progress.message(f"early stopping after epoch {epoch + 1}: "
@@ -187,20 +275,40 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
                                          f"{stopper.patience} epochs")
                         break
         except KeyboardInterrupt:
-            # The backend may have been stopped mid-update: fall back to the last completed epoch.
-            restore(last_good)
+            # The backend may have been stopped mid-update, or the epoch's figures not yet
+            # recorded: go back to the end of the last epoch the history reports.
+            restore(saved[history.epochs])
             history.interrupted = True
             warnings.warn(f"training interrupted after {history.epochs} completed epochs; their "
-                          f"weights were kept", RuntimeWarning, stacklevel=3)
+                          f"weights were kept", RuntimeWarning, stacklevel=4)
         finally:
-            progress.close()
-            model._samples_seen = samples_seen
+            # most important first: a second Ctrl-C may land anywhere in here
+            model._samples_seen = samples_before + n * history.epochs
             # the optimizer keeps its moments for the next fit, wherever this one computed them
             for host, device in zip(opt._state, (state_a, state_b)):
                 if device is not host:
                     host[...] = k.to_host(device)
+            progress.close()
 
     if best is not None:
         model._set_parameters(best)
         history.best_epoch = stopper.best_epoch
     return history
+
+
+def _validate(model, validation_device, Yv, params):
+    """Validation loss and metric at ``params`` (infinite where they overflow: recorded as such)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        val_loss = model._loss(*validation_device, params)
+        output = model._kernels.to_host(model._buffers_for(Yv.shape[0]).outs[-1])
+        return val_loss, validation_metric(model._loss_code, output, Yv)
+
+
+def _record(history, logs, validated):
+    """Append an epoch's figures; the training loss goes last, as it is what counts the epochs."""
+    history.lr.append(logs["lr"])
+    history.time.append(logs["time"])
+    if validated:
+        history.val_loss.append(logs["val_loss"])
+        history.val_metric.append(logs["val_metric"])
+    history.loss.append(logs["loss"])

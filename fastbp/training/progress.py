@@ -7,13 +7,18 @@ def _figures(logs):
     return {key: f"{value:.4g}" for key, value in logs.items() if key not in ("epoch", "time")}
 
 
+def check_verbose(verbose):
+    """Refuse anything but 0, 1 or 2."""
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
+    return verbose
+
+
 class Progress:
     """Reports each finished epoch at the chosen verbosity."""
 
     def __init__(self, verbose, epochs):
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-            raise ValueError(f"verbose must be 0, 1 or 2; got {verbose!r}")
-        self.verbose = verbose
+        self.verbose = check_verbose(verbose)
         self.epochs = epochs
         self._bar = None
         if verbose == 1:

@@ -31,6 +31,15 @@ class Schedule:
     def reset(self):
         """Forget any state from a previous ``fit``."""
 
+    def check_monitor(self, validated):
+        """Refuse, before training starts, a fit that lacks a figure this schedule reads.
+
+        Parameters
+        ----------
+        validated : bool
+            Whether the fit computes validation figures (``val_loss``).
+        """
+
 
 class Constant(Schedule):
     """The base rate throughout."""
@@ -92,6 +101,9 @@ class LinearWarmup(Schedule):
     def reset(self):
         self.after.reset()
 
+    def check_monitor(self, validated):
+        self.after.check_monitor(validated)
+
 
 class InvScaling(Schedule):
     """scikit-learn's ``invscaling``: ``base_lr / (samples_seen + 1) ** power_t``."""
@@ -133,6 +145,12 @@ class ReduceLROnPlateau(Schedule):
 
     def lr(self, epoch, base_lr, samples_seen):
         return max(base_lr * self.scale, self.min_lr)
+
+    def check_monitor(self, validated):
+        if self.monitor == "val_loss" and not validated:
+            raise ValueError("ReduceLROnPlateau monitors 'val_loss', which this fit does not "
+                             "compute: pass validation_data or validation_split, or "
+                             "monitor='loss'")
 
     def update(self, epoch, logs):
         value = logs.get(self.monitor)

@@ -21,6 +21,10 @@ class EarlyStopping:
         At the end, put back the weights of the best epoch.
     """
 
+    #: Whether a fit that diverges goes on recording NaN figures until this rule stops it (or the
+    #: epochs run out) and then restores the best weights, instead of raising.
+    finishes_diverging_fits = False
+
     def __init__(self, monitor="val_loss", patience=10, min_delta=0.0, restore_best_weights=True):
         if monitor not in ("val_loss", "val_metric", "loss"):
             raise ValueError(f"monitor must be 'val_loss', 'val_metric' or 'loss'; got {monitor!r}")
