@@ -417,6 +417,31 @@ class Sequential:
             W[...], b[...] = layer._W, layer._b
             layer._W, layer._b = W, b
 
+    def save(self, path, *, optimizer=None):
+        """Write this network (and ``optimizer``'s state, if given) to ``path``; see
+        :func:`fastbp.save`."""
+        from .io import save
+
+        save(self, path, optimizer=optimizer)
+
+    @classmethod
+    def load(cls, path, *, backend=None, return_optimizer=False):
+        """Read a network written by :meth:`save` or :func:`fastbp.save`; see :func:`fastbp.load`.
+
+        Raises
+        ------
+        TypeError
+            When the file holds an estimator, not a network.
+        """
+        from .io import load
+
+        loaded = load(path, backend=backend, return_optimizer=return_optimizer)
+        model = loaded[0] if return_optimizer else loaded
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}: "
+                            f"use {type(model).__name__}.load or fastbp.load")
+        return loaded
+
     def __repr__(self):
         inner = ", ".join(repr(layer) for layer in self.layers)
         return (f"Sequential([{inner}], loss={self.loss_name!r}, dtype={self.dtype.name!r}, "

@@ -372,3 +372,24 @@ def test_load_refuses_a_missing_file(tmp_path):
     with pytest.raises(TypeError, match="return_optimizer applies to a saved Sequential"):
         fastbp.load(DATA / "v1-mlp_regressor.safetensors", return_optimizer=True)
     assert issubclass(ModelFileError, ValueError)
+
+
+def test_save_and_load_methods_round_trip_and_refuse_the_wrong_kind(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    model = Sequential([Dense(3, 4, "tanh"), Dense(4, 2, "softmax")], loss="cross_entropy",
+                       dtype="float64", seed=0)
+    optimizer = fastbp.Adam(1e-2)
+    model.fit(X, y, epochs=2, batch_size=8, optimizer=optimizer, seed=0)
+    model.save(tmp_path / "net.safetensors", optimizer=optimizer)
+    loaded, loaded_optimizer = Sequential.load(tmp_path / "net.safetensors", return_optimizer=True)
+    assert_bitwise(loaded.forward(X), model.forward(X), "network method round trip")
+    assert loaded_optimizer.steps == optimizer.steps
+    clf = MLPClassifier((5,), max_iter=5, random_state=0).fit(X, y)
+    clf.save(tmp_path / "clf.safetensors")
+    assert_bitwise(MLPClassifier.load(tmp_path / "clf.safetensors").predict_proba(X),
+                   clf.predict_proba(X), "estimator method round trip")
+    with pytest.raises(TypeError, match="holds a MLPClassifier, not a Sequential"):
+        Sequential.load(tmp_path / "clf.safetensors")
+    with pytest.raises(TypeError, match="holds a Sequential, not a MLPRegressor"):
+        MLPRegressor.load(tmp_path / "net.safetensors")

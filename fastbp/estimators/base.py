@@ -377,6 +377,30 @@ class BaseMLP(BaseEstimator):
         return True
 
     @_fit_context(prefer_skip_nested_validation=True)
+    def save(self, path, *, include_optimizer=False):
+        """Write this fitted estimator to ``path``; see :func:`fastbp.save`."""
+        from ..io import save
+
+        save(self, path, include_optimizer=include_optimizer)
+
+    @classmethod
+    def load(cls, path, *, backend=None):
+        """Read an estimator written by :meth:`save` or :func:`fastbp.save`; see
+        :func:`fastbp.load`.
+
+        Raises
+        ------
+        TypeError
+            When the file holds something else (a network, or the other estimator).
+        """
+        from ..io import load
+
+        loaded = load(path, backend=backend)
+        if not isinstance(loaded, cls):
+            raise TypeError(f"{path} holds a {type(loaded).__name__}, not a {cls.__name__}: "
+                            f"use {type(loaded).__name__}.load or fastbp.load")
+        return loaded
+
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` and ``y``.
 
