@@ -14,9 +14,10 @@ OpenMP aborts a ``fork()``ed child that starts one. The pool is dropped in a for
 anew on first use.
 """
 
+import collections
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from contextlib import contextmanager
 
 import numba
@@ -30,26 +31,96 @@ MIN_SHARD_ROWS = 16
 #: model the second thread's share cost more than it saved; at 7,510 (digits) it paid.
 MIN_CHUNK_PARAMETERS = 4096
 
-_state = {"blas": None, "blas_limit_holds": None, "pool": None, "pool_size": 0}
+#: How long a thread that has run out of work keeps checking for more (yielding its core at every
+#: check) before it sleeps. Epochs follow each other a fraction of a millisecond apart, and on this
+#: project's VM a thread that slept even that long took about half a millisecond to wake once the
+#: machine had been idle: case (a) of benchmarks/test_training.py ran 1.5x slower for it. GNU
+#: OpenMP's threads wait the same way (GOMP_SPINCOUNT) between parallel regions.
+SPIN_SECONDS = 0.002
+
+_state = {"blas": None, "blas_limit_holds": None, "pool": []}
 _pool_lock = threading.Lock()
 _held = threading.local()  # the thread count granted by an enclosing epoch_threads, per thread
 
 
+def _wait_briefly_then_sleep(ready, sleep):
+    """Until ``ready()``: check it (yielding the core in between) for up to ``SPIN_SECONDS``, then
+    ``sleep()`` (blocks until woken) and start over."""
+    while not ready():
+        deadline = time.perf_counter() + SPIN_SECONDS
+        while not ready() and time.perf_counter() < deadline:
+            os.sched_yield()  # lets the GIL and the core go
+        if not ready():
+            sleep()
+
+
+class Task:
+    """A call handed to a :class:`Worker`; :meth:`result` waits for it."""
+
+    def __init__(self, function, args):
+        self.function, self.args = function, args
+        self.done = threading.Event()
+        self.value = self.error = None
+
+    def run(self):
+        try:
+            self.value = self.function(*self.args)
+        except BaseException as error:  # handed to the caller of result()
+            self.error = error
+        self.done.set()
+
+    def result(self):
+        """The call's return value; re-raises its exception."""
+        _wait_briefly_then_sleep(self.done.is_set, self.done.wait)
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class Worker:
+    """A daemon thread that runs the tasks given to it, in order."""
+
+    def __init__(self):
+        self._tasks = collections.deque()
+        self._wake = threading.Event()
+        threading.Thread(target=self._serve, name="fastbp-epoch", daemon=True).start()
+
+    def submit(self, function, *args):
+        """Run ``function(*args)`` on this thread; returns its :class:`Task`."""
+        task = Task(function, args)
+        self._tasks.append(task)
+        self._wake.set()
+        return task
+
+    def _sleep(self):
+        self._wake.wait()
+        self._wake.clear()
+
+    def _serve(self):
+        while True:
+            _wait_briefly_then_sleep(lambda: bool(self._tasks), self._sleep)
+            self._tasks.popleft().run()
+
+
 def _forget_pool_in_child():
     # a forked child has the pool's objects but not its threads
-    _state["pool"], _state["pool_size"] = None, 0
+    _state["pool"] = []
 
 
 os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def pool(workers):
-    """The process's pool of epoch worker threads, with room for at least ``workers``."""
+    """The process's epoch worker threads, at least ``workers`` of them (made on first use).
+
+    Returns
+    -------
+    list of Worker
+    """
     with _pool_lock:
-        if _state["pool_size"] < workers:
-            _state["pool"] = ThreadPoolExecutor(workers, thread_name_prefix="fastbp-epoch")
-            _state["pool_size"] = workers
-        return _state["pool"]
+        while len(_state["pool"]) < workers:
+            _state["pool"].append(Worker())
+        return list(_state["pool"])
 
 
 def _blas():
