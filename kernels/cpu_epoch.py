@@ -21,6 +21,7 @@ call, never per step; a worker's buffers are one flat array and views of it, not
 import threading
 from typing import NamedTuple
 
+import numba
 import numpy as np
 from numba import njit
 
@@ -29,7 +30,7 @@ from .cpu_tables import call_3, call_4_float64, call_5, call_7
 from .codes import IDENTITY, LOGIT_LOSSES
 from .cpu_blas import gemm
 from .cpu_sync import barrier
-from .cpu_threads import chunk_count, epoch_threads, pool, shard_count
+from .cpu_threads import epoch_threads, pool, split
 from .cpu_training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
@@ -373,8 +374,7 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
                      step=step)
     rows = min(batch_size, order.shape[0])
     with epoch_threads() as threads:
-        return split_epoch(shard_count(threads, rows), chunk_count(threads, theta.shape[0]),
-                           arguments)
+        return split_epoch(*split(threads, rows, theta.shape[0]), arguments)
 
 
 def split_epoch(n_shards, n_chunks, arguments):
@@ -395,15 +395,42 @@ def split_epoch(n_shards, n_chunks, arguments):
             Update(int(a["optimizer"]), hyper, float(a["lr"]), float(a["l2"]), float(a["l1"])),
             State(theta, a["grad"], a["state_a"], a["state_b"]), workspace,
             Dropout(rates, int(a["seed"])), int(a["step"]))
+    run = _entry_point(args)
     if n_workers == 1:
-        return _epoch_worker(0, 1, *args)
+        return run(0, 1, *args)
     workers = pool(n_workers - 1)
-    tasks = [workers[w - 1].submit(_worker_or_abort, w, n_workers, args)
+    tasks = [workers[w - 1].submit(_worker_or_abort, run, w, n_workers, args)
              for w in range(1, n_workers)]
-    result = _worker_or_abort(0, n_workers, args)
+    result = _worker_or_abort(run, 0, n_workers, args)
     for task in tasks:
         task.result()  # re-raises a worker's error
     return result
+
+
+_last_entry = threading.local()  # per calling thread: the entry point of its last epoch
+
+
+def _entry_point(args):
+    """The compiled worker for these arguments' types, looked up once per fit.
+
+    Numba's dispatcher types every argument on every call, and these records hold some twenty
+    arrays: a tenth of a millisecond, more than a small network's whole epoch. Within a fit every
+    epoch passes the same arrays (the visiting order and the optimizer's record aside, which this
+    module makes with fixed types), so the compiled entry point found for the first epoch serves
+    the rest. The arrays are held, so that no other array can take their identities meanwhile.
+    """
+    network, kernels, data, update, state, workspace, dropout, step = args
+    given = (network.dims, network.activations, data.X, data.Y, data.sample_weight, state.theta,
+             state.grad, state.moment_1, state.moment_2, workspace, dropout.rates, kernels)
+    found = getattr(_last_entry, "value", None)
+    if found is not None and all(a is b for a, b in zip(found[0], given)):
+        return found[1]
+    signature = tuple(numba.typeof(value) for value in (0, 1, *args))
+    if signature not in _epoch_worker.overloads:
+        _epoch_worker.compile(signature)
+    entry = _epoch_worker.overloads[signature].entry_point
+    _last_entry.value = (given, entry)
+    return entry
 
 
 _last_setup = threading.local()  # per calling thread: the setup of its last epoch
@@ -434,10 +461,11 @@ def _setup(a, n_shards, n_chunks, rows):
     return network, kernels, workspace
 
 
-def _worker_or_abort(worker, n_workers, args):
-    """Run one worker; if it fails, tell the others to stop waiting for it at the barrier."""
+def _worker_or_abort(run, worker, n_workers, args):
+    """Run one worker (``run``: the compiled worker); if it fails, tell the others to stop waiting
+    for it at the barrier."""
     try:
-        return _epoch_worker(worker, n_workers, *args)
+        return run(worker, n_workers, *args)
     except BaseException:
         args[5].sync[2] = 1  # the workspace's abort flag
         raise

@@ -178,6 +178,22 @@ def thread_count():
     return numba.config.NUMBA_NUM_THREADS
 
 
+#: Least work per batch, in rows times parameters (a sixth of its GEMM FLOPs), worth splitting
+#: across threads: below it, handing each epoch to a second thread and meeting it twice per batch
+#: cost more than the second core saved. Measured on this project's 2-core VM: case (a) of
+#: benchmarks/test_training.py (200 rows x 7,510 parameters) ran faster on one thread; cases (b)
+#: and (c) (256 x 59k and 256 x 113k) 1.3-1.6x faster on two.
+MIN_THREADED_WORK = 4_000_000
+
+
+def split(threads, rows, n_parameters):
+    """``(row shards, parameter chunks)`` of an epoch whose batches have ``rows`` rows, given
+    ``threads``: one of each unless the batch's work reaches ``MIN_THREADED_WORK``."""
+    if rows * n_parameters < MIN_THREADED_WORK:
+        return 1, 1
+    return shard_count(threads, rows), chunk_count(threads, n_parameters)
+
+
 def shard_count(threads, rows):
     """Row shards per batch of ``rows``: one per thread, each of at least ``MIN_SHARD_ROWS``."""
     return max(1, min(threads, rows // MIN_SHARD_ROWS))

@@ -106,8 +106,7 @@ def test_train_epoch_uses_every_thread_and_restores_blas():
                                if i["user_api"] == "blas")
             public, explicit = _state(np.float64, "adam"), _state(np.float64, "adam")
             _epochs(lambda s: cpu.train_epoch(**s), public)
-            shards = cpu_threads.shard_count(threads, BATCH)
-            chunks = cpu_threads.chunk_count(threads, public["theta"].size)
+            shards, chunks = cpu_threads.split(threads, BATCH, public["theta"].size)
             _epochs(lambda s: _sharded(s, shards, chunks), explicit)
             np.testing.assert_array_equal(public["theta"], explicit["theta"])
     finally:
@@ -117,14 +116,18 @@ def test_train_epoch_uses_every_thread_and_restores_blas():
 
 
 def test_a_failing_worker_stops_the_others_instead_of_hanging(monkeypatch):
-    real_worker = cpu_epoch._epoch_worker
+    real_entry_point = cpu_epoch._entry_point
 
-    def worker_one_fails(worker, n_workers, *args):
-        if worker == 1:
-            raise RuntimeError("worker 1 failed")
-        return real_worker(worker, n_workers, *args)
+    def entry_point_whose_worker_one_fails(args):
+        compiled = real_entry_point(args)
 
-    monkeypatch.setattr(cpu_epoch, "_epoch_worker", worker_one_fails)
+        def run(worker, n_workers, *rest):
+            if worker == 1:
+                raise RuntimeError("worker 1 failed")
+            return compiled(worker, n_workers, *rest)
+        return run
+
+    monkeypatch.setattr(cpu_epoch, "_entry_point", entry_point_whose_worker_one_fails)
     outcome = {}
 
     def run():
@@ -147,6 +150,10 @@ def test_shard_and_chunk_counts():
     assert cpu_threads.shard_count(1, 10_000) == 1
     assert cpu_threads.chunk_count(2, cpu_threads.MIN_CHUNK_PARAMETERS) == 2
     assert cpu_threads.chunk_count(2, cpu_threads.MIN_CHUNK_PARAMETERS - 1) == 1
+    work = cpu_threads.MIN_THREADED_WORK
+    assert cpu_threads.split(2, 256, work // 256) == (2, 2)  # enough work: both threads
+    assert cpu_threads.split(2, 256, work // 256 - 1) == (1, 1)  # too little: one
+    assert cpu_threads.split(1, 256, work) == (1, 1)
 
 
 FORK = textwrap.dedent("""
