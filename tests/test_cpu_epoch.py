@@ -168,7 +168,6 @@ FORK = textwrap.dedent("""
                                   loss="cross_entropy", seed=0)
         model.fit(X, y, epochs=2, batch_size=128)
         return model._theta
-    parent = fit()
     import numba
 
     @numba.njit(parallel=True)
@@ -190,9 +189,10 @@ FORK = textwrap.dedent("""
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
-def test_fit_in_a_forked_child_of_a_process_that_trained():
+def test_fit_in_a_forked_child_of_a_process_that_ran_numba_parallel_code():
     # GNU OpenMP cannot serve a fork()ed child: Numba aborts it at its first parallel launch. The
     # CPU epoch starts none, so a child trains even when the parent ran parallel code of its own
+    # (and never trained, so nothing of fastbp's saw the parent start GNU OpenMP)
     done = subprocess.run([sys.executable, "-c", FORK], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr
