@@ -110,7 +110,8 @@ def test_whole_process_estimator_fit(benchmark, cache_dir, profile):
     benchmark.pedantic(pair, rounds=pairs, iterations=1)
     speedup = statistics.median(sklearn_s) / statistics.median(fastbp_s)
     benchmark.extra_info.update(
-        fastbp_process_s=statistics.median(fastbp_s), sklearn_process_s=statistics.median(sklearn_s),
+        fastbp_process_s=statistics.median(fastbp_s),
+        sklearn_process_s=statistics.median(sklearn_s),
         speedup=speedup, target_speedup=1.5, train_accuracy=scores)
     print(f"\nwhole process: fastbp {statistics.median(fastbp_s):.2f} s, scikit-learn "
           f"{statistics.median(sklearn_s):.2f} s: {speedup:.2f}x (target >= 1.5x)")

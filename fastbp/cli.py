@@ -1,5 +1,5 @@
-"""The ``fastbp`` command (also ``python -m fastbp``): ``demo``, ``warmup``, ``bench gradient-cost``,
-``info``, ``inspect``.
+"""The ``fastbp`` command (also ``python -m fastbp``): ``demo``, ``warmup``,
+``bench gradient-cost``, ``info``, ``inspect``.
 
 Every command imports what it needs only when it runs, so ``fastbp --help`` answers at once. A bad
 argument or a failed run ends with one ``fastbp: error: ...`` line on stderr and a non-zero exit

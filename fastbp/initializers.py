@@ -1,8 +1,9 @@
 """Weight initialisers: Glorot/Xavier uniform and He uniform, drawn from a NumPy Generator.
 
-Glorot uniform is the default for every activation, as in scikit-learn and Keras: on a 100-256-128-10
-ReLU classifier trained 3 epochs with Adam, He uniform's larger weights cost about 12 points of
-training accuracy against Glorot's (``benchmarks/test_training.py`` trains with the defaults).
+Glorot uniform is the default for every activation, as in scikit-learn and Keras: on a
+100-256-128-10 ReLU classifier trained 3 epochs with Adam, He uniform's larger weights cost about 12
+points of training accuracy against Glorot's (``benchmarks/test_training.py`` trains with the
+defaults).
 """
 
 import math

@@ -43,6 +43,7 @@ internal = njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=
 # function costs a tenth of a second or more of cold JIT on its own.
 inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
+
 class Network(NamedTuple):
     """What the epoch needs to know of the model."""
     dims: np.ndarray         # int64 (n_layers + 1,): widths, input first

@@ -11,10 +11,8 @@ bounds. Tiny models on the ``numpy`` and ``cpu`` backends keep each example to m
 import warnings
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 
 import fastbp

@@ -376,7 +376,6 @@ class BaseMLP(BaseEstimator):
                                  f"{self.solver} is not stochastic.")
         return True
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def save(self, path, *, include_optimizer=False):
         """Write this fitted estimator to ``path``; see :func:`fastbp.save`."""
         from ..io import save
@@ -401,6 +400,7 @@ class BaseMLP(BaseEstimator):
                             f"use {type(loaded).__name__}.load or fastbp.load")
         return loaded
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` and ``y``.
 
