@@ -22,20 +22,19 @@ from contextlib import contextmanager
 
 import numba
 
-#: Fewest rows worth a thread of their own. On this project's 2-core VM, digits-sized layers
-#: (64->100->10) trained 1.2x faster per epoch with two 16-row shards than with one 32-row batch,
-#: and 1.7x with two 100-row shards.
+#: Fewest rows worth a thread of their own, and fewest parameters worth splitting the optimizer
+#: update across threads: measured on this project's 2-core VM with an earlier epoch on Numba's
+#: parallel regions (the first two shards paid from 16 rows each; a 418-parameter update cost more
+#: split than whole, a 7,510-parameter one paid). With the threads of this module, whose meetings
+#: cost more, MIN_THREADED_WORK below is the bound that decides.
 MIN_SHARD_ROWS = 16
-
-#: Fewest parameters worth splitting the optimizer update across threads: on a 418-parameter
-#: model the second thread's share cost more than it saved; at 7,510 (digits) it paid.
 MIN_CHUNK_PARAMETERS = 4096
 
 #: How long a thread that has run out of work keeps checking for more (yielding its core at every
-#: check) before it sleeps. Epochs follow each other a fraction of a millisecond apart, and on this
-#: project's VM a thread that slept even that long took about half a millisecond to wake once the
-#: machine had been idle: case (a) of benchmarks/test_training.py ran 1.5x slower for it. GNU
-#: OpenMP's threads wait the same way (GOMP_SPINCOUNT) between parallel regions.
+#: check) before it sleeps: epochs follow each other a fraction of a millisecond apart, and a
+#: sleeping thread has to be woken for each, which on this project's VM cost tens to hundreds of
+#: microseconds an epoch. GNU OpenMP's threads wait the same way (GOMP_SPINCOUNT) between parallel
+#: regions.
 SPIN_SECONDS = 0.002
 
 _state = {"blas": None, "blas_limit_holds": None, "pool": []}
