@@ -19,6 +19,7 @@ call, never per step; a worker's buffers are one flat array and views of it, not
 """
 
 import threading
+import weakref
 from typing import NamedTuple
 
 import numba
@@ -418,20 +419,27 @@ def _entry_point(args):
     arrays: a tenth of a millisecond, more than a small network's whole epoch. Within a fit every
     epoch passes the same arrays (the visiting order and the optimizer's record aside, which this
     module makes with fixed types), so the compiled entry point found for the first epoch serves
-    the rest. The arrays are held, so that no other array can take their identities meanwhile.
+    the rest. The caller's arrays are remembered by weak reference: an array that is gone can
+    neither match nor be kept alive (the training data outlives no fit here).
     """
     network, kernels, data, update, state, workspace, dropout, step = args
-    given = (network.dims, network.activations, data.X, data.Y, data.sample_weight, state.theta,
-             state.grad, state.moment_1, state.moment_2, workspace, dropout.rates, kernels)
+    theirs = (network.dims, network.activations, data.X, data.Y, data.sample_weight, state.theta,
+              state.grad, state.moment_1, state.moment_2, dropout.rates)
+    ours = (kernels, workspace)  # held by this module's caches anyway
     found = getattr(_last_entry, "value", None)
-    if found is not None and all(a is b for a, b in zip(found[0], given)):
-        return found[1]
+    if (found is not None and all(a is b for a, b in zip(found[1], ours))
+            and all(_alive(ref) is value for ref, value in zip(found[0], theirs))):
+        return found[2]
     signature = tuple(numba.typeof(value) for value in (0, 1, *args))
     if signature not in _epoch_worker.overloads:
         _epoch_worker.compile(signature)
     entry = _epoch_worker.overloads[signature].entry_point
-    _last_entry.value = (given, entry)
+    _last_entry.value = (tuple(None if v is None else weakref.ref(v) for v in theirs), ours, entry)
     return entry
+
+
+def _alive(ref):
+    return None if ref is None else ref()
 
 
 _last_setup = threading.local()  # per calling thread: the setup of its last epoch

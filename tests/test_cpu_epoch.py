@@ -1,11 +1,13 @@
 """The CPU epoch split across threads: row shards and parameter chunks against the NumPy reference,
 the thread count it picks, BLAS held to one thread, a failing worker, and fork safety."""
 
+import gc
 import os
 import subprocess
 import sys
 import textwrap
 import threading
+import weakref
 
 import numba
 import numpy as np
@@ -141,6 +143,15 @@ def test_a_failing_worker_stops_the_others_instead_of_hanging(monkeypatch):
     thread.join(timeout=120)
     assert not thread.is_alive(), "the epoch hung waiting for the failed worker"
     assert outcome == {"error": "worker 1 failed"}
+
+
+def test_an_epoch_keeps_no_training_data_alive():
+    state = _state(np.float64, "adam")
+    cpu.train_epoch(**state)
+    X = weakref.ref(state["X"])
+    del state
+    gc.collect()
+    assert X() is None, "the training data outlived its epoch"
 
 
 def test_shard_and_chunk_counts():
