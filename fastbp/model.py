@@ -362,9 +362,10 @@ class Sequential:
         shuffle : bool, default=True
             Visit the samples in a new random order each epoch.
         seed : int or None
-            Seeds shuffling and dropout: the same seed and thread count give identical weights.
-            (The CPU backend splits each batch across ``numba.get_num_threads()`` threads, set
-            with ``numba.set_num_threads``, and sums their gradients in a fixed order.)
+            Seeds shuffling and dropout: the same seed gives identical weights on a machine,
+            whatever the thread count (the CPU backend cuts each batch into shards by its size
+            and the machine's cores, runs them on ``numba.get_num_threads()`` threads and sums
+            their gradients in a fixed order).
         sample_weight : array-like, shape (n_samples,), optional
             A mini-batch whose weights are all zero takes no step and adds nothing to the epoch's
             loss (the mean over the other batches); if every training weight is zero, ValueError.

@@ -4,8 +4,9 @@ OpenBLAS does not thread batch-sized GEMMs usefully (a 256x100x256 sgemm takes t
 one thread as on two), so a step would use one core. Instead each mini-batch is cut into row
 shards; a shard runs the forward and backward pass with single-threaded BLAS into its own gradient
 vector. The update is then cut into parameter chunks: a chunk sums the shard gradients in shard
-order, adds the penalty's gradient and applies the optimizer. The sums are in a fixed order, so the
-weights depend on the thread count, never on scheduling.
+order, adds the penalty's gradient and applies the optimizer. The sums are in a fixed order and the
+split depends on the batch's size and the machine alone, so the weights depend neither on the
+thread count nor on scheduling.
 
 Each thread runs :func:`_epoch_worker` over the whole epoch (shards and chunks ``worker``,
 ``worker + n_workers``, ...), meeting the others at a barrier after the shards and after the
@@ -361,7 +362,8 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
 
     Each batch is split into row shards across ``numba.get_num_threads()`` threads where
     :func:`fastbp.kernels.cpu_threads.epoch_threads` allows, with BLAS held to one thread for the
-    call. The same seed and thread count give bitwise the same weights.
+    call. The same seed gives bitwise the same weights whatever the thread count: the batches'
+    split is fixed by their size and the machine's cores (:func:`~fastbp.kernels.cpu_threads.split`).
 
     Returns
     -------
@@ -374,21 +376,24 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
                      optimizer=optimizer, lr=lr, momentum=momentum, nesterov=nesterov,
                      beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, l2=l2, l1=l1, seed=seed,
                      step=step)
-    rows = min(batch_size, order.shape[0])
+    n_shards, n_chunks = split(min(batch_size, order.shape[0]), theta.shape[0])
     with epoch_threads() as threads:
-        return split_epoch(*split(threads, rows, theta.shape[0]), arguments)
+        return split_epoch(n_shards, n_chunks, arguments, threads)
 
 
-def split_epoch(n_shards, n_chunks, arguments):
+def split_epoch(n_shards, n_chunks, arguments, threads=None):
     """:func:`train_epoch` (its ``arguments`` by name) with each batch cut into ``n_shards`` row
-    shards and the update into ``n_chunks`` parameter chunks, on ``max(n_shards, n_chunks)``
-    threads. Callers hold BLAS to one thread (:func:`~fastbp.kernels.cpu_threads.epoch_threads`)
-    when that is more than one."""
+    shards and the update into ``n_chunks`` parameter chunks, on ``threads`` threads (at most
+    ``max(n_shards, n_chunks)``, which is the default). The weights depend on the shards and
+    chunks, not on the threads. Callers hold BLAS to one thread
+    (:func:`~fastbp.kernels.cpu_threads.epoch_threads`) when running on more than one."""
     a = arguments
     theta = a["theta"]
     n_workers = max(n_shards, n_chunks)
+    if threads is not None:
+        n_workers = max(1, min(int(threads), n_workers))
     rows = -(-min(int(a["batch_size"]), a["order"].shape[0]) // n_shards)  # a shard's most rows
-    network, kernels, workspace = _setup(a, n_shards, n_chunks, rows)
+    network, kernels, workspace = _setup(a, (n_shards, n_chunks, n_workers), rows)
     hyper = optimizer_hyper(a["optimizer"], a["momentum"], a["nesterov"], a["beta_1"],
                             a["beta_2"], a["epsilon"])
     rates = a["dropout"] if np.any(np.asarray(a["dropout"]) > 0) else None
@@ -445,14 +450,15 @@ def _alive(ref):
 _last_setup = threading.local()  # per calling thread: the setup of its last epoch
 
 
-def _setup(a, n_shards, n_chunks, rows):
+def _setup(a, split, rows):
     """The network record, kernel tables and workspace of an epoch, reused from the calling
     thread's previous epoch when nothing they depend on changed (the epochs of one fit): building
     them costs a fifth of a small network's epoch."""
     theta = a["theta"]
+    n_shards, n_chunks, n_workers = split
     key = (theta.ctypes.data, theta.shape[0], theta.dtype, tuple(int(d) for d in a["dims"]),
-           tuple(int(c) for c in a["activations"]), int(a["loss"]), int(a["optimizer"]), n_shards,
-           n_chunks, rows)
+           tuple(int(c) for c in a["activations"]), int(a["loss"]), int(a["optimizer"]), split,
+           rows)
     found = getattr(_last_setup, "value", None)
     if found is not None and found[0] == key:
         found[3].sync[:] = 0
@@ -464,7 +470,7 @@ def _setup(a, n_shards, n_chunks, rows):
     starts = workspace_starts(key[3], rows)
     workspace = Workspace(np.empty((n_shards - 1, key[1]), theta.dtype), np.empty(n_shards),
                           np.empty(n_chunks), np.zeros(3, np.int64),
-                          np.empty((max(n_shards, n_chunks), starts[-1]), theta.dtype), starts,
+                          np.empty((n_workers, starts[-1]), theta.dtype), starts,
                           np.array([1, 0], theta.dtype))
     _last_setup.value = (key, network, kernels, workspace)
     return network, kernels, workspace

@@ -6,8 +6,9 @@ row shards of every mini-batch and its chunk of the update, meeting the others a
 :func:`fastbp.kernels.cpu_sync.barrier`. Each shard calls BLAS itself, which only pays when every
 BLAS call stays on its calling thread (an OpenBLAS with its own worker threads, called from two
 threads at once, stalls for milliseconds a call), so BLAS is held to one thread (threadpoolctl)
-while an epoch runs threaded; where threadpoolctl cannot hold the BLAS that Numba calls
-(SciPy's), the epoch runs on one thread.
+while an epoch runs; where threadpoolctl cannot hold the BLAS that Numba calls (SciPy's), the epoch
+runs on one thread. How a batch is cut into shards (:func:`split`) depends on its size and the
+machine, not on the threads, so the weights are the same for any thread count.
 
 No Numba parallel region is used: they cost several times the JIT time of serial code, and GNU
 OpenMP aborts a ``fork()``ed child that starts one. The pool is dropped in a forked child and made
@@ -134,7 +135,10 @@ def _blas():
 @contextmanager
 def epoch_threads():
     """Context for one epoch or a whole training run: yields how many threads it may use, with
-    BLAS single-threaded while it runs if that is more than one.
+    BLAS single-threaded while it runs.
+
+    BLAS is held to one thread even for a one-thread epoch: OpenBLAS's threads group a GEMM's sums
+    differently from its single thread, and the weights must not depend on the thread count.
 
     Yields
     ------
@@ -146,9 +150,6 @@ def epoch_threads():
         yield granted
         return
     threads = thread_count()
-    if threads < 2:
-        yield 1
-        return
     blas = _blas()
     if not blas.lib_controllers:
         yield 1  # a BLAS threadpoolctl cannot limit
@@ -185,19 +186,35 @@ def thread_count():
 MIN_THREADED_WORK = 4_000_000
 
 
-def split(threads, rows, n_parameters):
-    """``(row shards, parameter chunks)`` of an epoch whose batches have ``rows`` rows, given
-    ``threads``: one of each unless the batch's work reaches ``MIN_THREADED_WORK``."""
+def machine_cores():
+    """The cores this process may run on (its CPU affinity), whatever thread count is asked for.
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on macOS and Windows
+        return os.cpu_count() or 1
+
+
+def split(rows, n_parameters):
+    """``(row shards, parameter chunks)`` of an epoch whose batches have ``rows`` rows: one of
+    each unless the batch's work reaches ``MIN_THREADED_WORK``, else one per core of the machine.
+
+    The split decides how the gradient's sums are grouped, hence the weights' last bits, so it
+    depends on the work and the machine only: any number of threads runs the same shards and
+    chunks (a thread takes several where there are fewer threads than shards) and gets bitwise
+    the same weights.
+    """
     if rows * n_parameters < MIN_THREADED_WORK:
         return 1, 1
-    return shard_count(threads, rows), chunk_count(threads, n_parameters)
+    cores = machine_cores()
+    return shard_count(cores, rows), chunk_count(cores, n_parameters)
 
 
-def shard_count(threads, rows):
-    """Row shards per batch of ``rows``: one per thread, each of at least ``MIN_SHARD_ROWS``."""
-    return max(1, min(threads, rows // MIN_SHARD_ROWS))
+def shard_count(cores, rows):
+    """Row shards per batch of ``rows``: one per core, each of at least ``MIN_SHARD_ROWS``."""
+    return max(1, min(cores, rows // MIN_SHARD_ROWS))
 
 
-def chunk_count(threads, n_parameters):
-    """Pieces the optimizer update is split into: one per thread for large enough models."""
-    return threads if n_parameters >= MIN_CHUNK_PARAMETERS else 1
+def chunk_count(cores, n_parameters):
+    """Pieces the optimizer update is split into: one per core for large enough models."""
+    return cores if n_parameters >= MIN_CHUNK_PARAMETERS else 1

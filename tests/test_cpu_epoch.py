@@ -103,12 +103,13 @@ def test_train_epoch_uses_every_thread_and_restores_blas():
                 assert granted == threads
                 with cpu_threads.epoch_threads() as nested:  # an epoch inside a training session
                     assert nested == granted
-                if threads > 1:  # each shard's BLAS calls stay on its own thread
-                    assert all(i["num_threads"] == 1 for i in threadpool_info()
-                               if i["user_api"] == "blas")
+                # each shard's BLAS calls stay on its own thread; one thread too, because
+                # OpenBLAS's threads would group a GEMM's sums differently
+                assert all(i["num_threads"] == 1 for i in threadpool_info()
+                           if i["user_api"] == "blas")
             public, explicit = _state(np.float64, "adam"), _state(np.float64, "adam")
             _epochs(lambda s: cpu.train_epoch(**s), public)
-            shards, chunks = cpu_threads.split(threads, BATCH, public["theta"].size)
+            shards, chunks = cpu_threads.split(BATCH, public["theta"].size)
             _epochs(lambda s: _sharded(s, shards, chunks), explicit)
             np.testing.assert_array_equal(public["theta"], explicit["theta"])
     finally:
@@ -154,7 +155,7 @@ def test_an_epoch_keeps_no_training_data_alive():
     assert X() is None, "the training data outlived its epoch"
 
 
-def test_shard_and_chunk_counts():
+def test_shard_and_chunk_counts(monkeypatch):
     assert cpu_threads.shard_count(2, 200) == 2
     assert cpu_threads.shard_count(8, 40) == 40 // cpu_threads.MIN_SHARD_ROWS
     assert cpu_threads.shard_count(2, cpu_threads.MIN_SHARD_ROWS) == 1
@@ -162,9 +163,16 @@ def test_shard_and_chunk_counts():
     assert cpu_threads.chunk_count(2, cpu_threads.MIN_CHUNK_PARAMETERS) == 2
     assert cpu_threads.chunk_count(2, cpu_threads.MIN_CHUNK_PARAMETERS - 1) == 1
     work = cpu_threads.MIN_THREADED_WORK
-    assert cpu_threads.split(2, 256, work // 256) == (2, 2)  # enough work: both threads
-    assert cpu_threads.split(2, 256, work // 256 - 1) == (1, 1)  # too little: one
-    assert cpu_threads.split(1, 256, work) == (1, 1)
+    for cores in (1, 2, 3):
+        monkeypatch.setattr(cpu_threads, "machine_cores", lambda cores=cores: cores)
+        # enough work: one shard and chunk per core, whatever the thread count
+        assert cpu_threads.split(256, work // 256) == (cores, cores)
+        assert cpu_threads.split(256, work // 256 - 1) == (1, 1)  # too little: one
+
+
+def test_machine_cores_is_the_affinity_mask():
+    expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert cpu_threads.machine_cores() == expected >= 1
 
 
 FORK = textwrap.dedent("""
