@@ -1,6 +1,7 @@
 """Gradient cost: backpropagation (about N + P steps) against finite differences (about N x P).
 
-For every network of the profile's P sweep and N sweep (:func:`fastbp.gradient_cost.cases`), one
+For every network of the profile's P sweep and N sweep
+(:func:`fastbp.studies.gradient_cost.cases`), one
 benchmark each times one forward pass, ``Sequential.gradients`` and
 ``Sequential.numerical_gradients`` on the CPU backend in float64, kernels compiled beforehand. Each
 checks its result inside the benchmark: the two gradients against each other, the forward pass
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from fastbp import gradient_cost as gc
+from fastbp.studies import gradient_cost as gc
 
 #: Benchmark order within a size: finite differences first, so that their (costly) result is there
 #: for the backprop benchmark's check.

@@ -6,16 +6,27 @@ scikit-learn estimators import on first access.
 
 from .errors import DeviceError, DivergenceError, ModelFileError
 from .layers import Dense
+from . import schedules
 from .model import Sequential
+from .schedules import (
+    Constant,
+    CosineAnnealing,
+    InvScaling,
+    LinearWarmup,
+    ReduceLROnPlateau,
+    Schedule,
+    StepDecay,
+)
 from .training.history import History
 from .training.optimizers import SGD, Adam
 from .training.stopping import EarlyStopping
 
 __version__ = "0.1.0"
 
-__all__ = ["SGD", "Adam", "Dense", "DeviceError", "DivergenceError", "EarlyStopping", "History",
-           "MLPClassifier", "MLPRegressor", "ModelFileError", "Sequential", "__version__", "load",
-           "save", "to_onnx"]
+__all__ = ["SGD", "Adam", "Constant", "CosineAnnealing", "Dense", "DeviceError", "DivergenceError",
+           "EarlyStopping", "History", "InvScaling", "LinearWarmup", "MLPClassifier", "MLPRegressor",
+           "ModelFileError", "ReduceLROnPlateau", "Schedule", "Sequential", "StepDecay",
+           "__version__", "load", "save", "schedules", "to_onnx"]
 
 #: Names importing scikit-learn (or, for the model files, safetensors and onnx), loaded on first
 #: access (PEP 562) to keep ``import fastbp`` light.

@@ -133,7 +133,7 @@ def _version():
 
 
 def _demo(args):
-    from . import demo
+    from .studies import demo
 
     demo.run(epochs=args.epochs, seed=args.seed, verbose=0 if args.quiet else 1)
 
@@ -168,7 +168,7 @@ def _gradient_cost(args):
 
     from tqdm.auto import tqdm
 
-    from . import gradient_cost, gradient_cost_report, info
+    from .studies import gradient_cost, gradient_cost_report, info
 
     profile = "quick" if args.quick else "full"
     with tqdm(total=len(gradient_cost.cases(profile)), unit="size", file=sys.stderr,
@@ -190,7 +190,7 @@ def _gradient_cost(args):
 
 
 def _info(args):
-    from . import info
+    from .studies import info
 
     print(info.format_info(info.collect()))
 

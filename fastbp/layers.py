@@ -1,19 +1,11 @@
 """The dense layer: its shape, activation and parameters."""
 
-import numbers
 
 import numpy as np
 
 from .initializers import default_initializer, initializer_name
 from .names import activation_name
-
-
-def _positive_int(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value}")
-    return int(value)
+from .validation import check_fraction, check_positive_int
 
 
 class Dense:
@@ -44,15 +36,11 @@ class Dense:
     """
 
     def __init__(self, n_in, n_out, activation="identity", init=None, dropout=0.0):
-        self.n_in = _positive_int("n_in", n_in)
-        self.n_out = _positive_int("n_out", n_out)
+        self.n_in = check_positive_int("n_in", n_in)
+        self.n_out = check_positive_int("n_out", n_out)
         self.activation = activation_name(activation)
         self.init = default_initializer(self.activation) if init is None else initializer_name(init)
-        if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"dropout must be a float in [0, 1); got {dropout!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1); got {dropout}")
-        self.dropout = float(dropout)
+        self.dropout = check_fraction("dropout", dropout)
         self._dtype = None
         self._W = None
         self._b = None

@@ -121,10 +121,42 @@ def check_sample_weight(sample_weight, n_samples, dtype):
     return (w / w.sum()).astype(dtype)
 
 
+# ---- scalar settings: a wrong type is a TypeError, a wrong value a ValueError -------------------
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def check_positive_int(name, value):
+    """``value`` as an int, if it is an integer >= 1 (bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer; got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value}")
+    return int(value)
+
+
 def check_positive_float(name, value):
     """``value`` as a float, if it is a finite positive real number."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+    if not _is_real(value):
         raise TypeError(f"{name} must be a positive real number; got {value!r}")
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite positive number; got {value}")
+    return float(value)
+
+
+def check_non_negative_float(name, value):
+    """``value`` as a float, if it is a finite real number >= 0."""
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a finite number >= 0; got {value!r}")
+    if not (np.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+    return float(value)
+
+
+def check_fraction(name, value):
+    """``value`` as a float, if it is a real number in [0, 1)."""
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a real number in [0, 1); got {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1); got {value}")
     return float(value)

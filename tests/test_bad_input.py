@@ -303,3 +303,32 @@ def test_lr_and_eps_must_be_real_numbers(name, value):
     with pytest.raises(TypeError, match=rf"{name} must be a positive real number; got "
                                         rf"{re.escape(repr(value))}"):
         call()
+
+
+#: Every whole-number setting, by how it is given: each goes through the same check.
+WHOLE_NUMBER_SETTINGS = {
+    "n_in": lambda v: fastbp.Dense(v, 2),
+    "epochs": lambda v: classifier().fit(X, LABELS, epochs=v),
+    "batch_size": lambda v: classifier().fit(X, LABELS, batch_size=v),
+    "patience": lambda v: fastbp.EarlyStopping(monitor="loss", patience=v),
+    "step_size": lambda v: fastbp.schedules.StepDecay(step_size=v),
+    "T_max": lambda v: fastbp.schedules.CosineAnnealing(T_max=v),
+}
+
+
+@pytest.mark.parametrize("name", list(WHOLE_NUMBER_SETTINGS))
+@pytest.mark.parametrize("value, error", [(2.5, TypeError), ("3", TypeError), (True, TypeError),
+                                          (0, ValueError), (-2, ValueError)])
+def test_every_whole_number_setting_refuses_the_same_mistakes_the_same_way(name, value, error):
+    with pytest.raises(error, match=rf"{name} must be a positive integer; got {re.escape(repr(value) if error is TypeError else str(value))}"):
+        WHOLE_NUMBER_SETTINGS[name](value)
+
+
+@pytest.mark.parametrize("make", [lambda v: fastbp.Dense(2, 2, dropout=v),
+                                  lambda v: fastbp.SGD(0.1, momentum=v),
+                                  lambda v: fastbp.Adam(0.1, beta_1=v)])
+@pytest.mark.parametrize("value, error", [("0.5", TypeError), (True, TypeError), (1.0, ValueError),
+                                          (-0.1, ValueError), (float("nan"), ValueError)])
+def test_every_fraction_setting_refuses_the_same_mistakes_the_same_way(make, value, error):
+    with pytest.raises(error, match=r"must be (a real number )?in \[0, 1\); got"):
+        make(value)

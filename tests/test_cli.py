@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import fastbp
-from fastbp import info
+from fastbp.studies import info
 
 
 def fastbp_command(*args, timeout=300, prelude=None):

@@ -12,8 +12,8 @@ import math
 import numpy as np
 import pytest
 
-from fastbp import gradient_cost as gc
-from fastbp import gradient_cost_report as report
+from fastbp.studies import gradient_cost as gc
+from fastbp.studies import gradient_cost_report as report
 
 
 # ---- exact step counts --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The hand-computed cases of ``/work/shared/worked-examples.md`` (1 to 6 and 8), on the public API.
+"""The hand-computed cases of ``docs/worked-examples.md`` (1 to 6 and 8), on the public API.
 
 Numbers are the ones stated there; every case runs in float64 on both backends. Case 7 (learning
 rates and divergence) needs the training loop and is tested with it.

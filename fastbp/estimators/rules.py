@@ -9,7 +9,7 @@ adaptive rate) lives across ``fit`` calls, as scikit-learn's does across ``warm_
 
 import math
 
-from ..training.schedules import Schedule
+from ..schedules import Schedule
 from ..training.stopping import EarlyStopping
 
 #: ``learning_rate='adaptive'`` stops instead of shrinking the rate once it is this small.

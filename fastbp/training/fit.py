@@ -5,7 +5,6 @@ penalty, optimizer update); Python only sees the epoch's loss.
 """
 
 import math
-import numbers
 import time
 import warnings
 
@@ -13,24 +12,18 @@ import numpy as np
 
 from ..errors import DivergenceError
 from ..kernels import codes
-from ..validation import check_sample_weight, check_X, check_y
-from . import optimizers, schedules
+from ..validation import (
+    check_non_negative_float,
+    check_positive_int,
+    check_sample_weight,
+    check_X,
+    check_y,
+)
+from .. import schedules
+from . import optimizers
 from .history import History
 from .progress import Progress, check_verbose
 from .stopping import EarlyStopping
-
-
-def _non_negative(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 \
-            or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
-    return float(value)
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
 
 
 def validation_metric(loss_code, output, Y):
@@ -104,8 +97,8 @@ def _batch_runs(weight, batch_size):
 
 def _check_arguments(epochs, alpha, l1, optimizer, schedule, early_stopping, shuffle, verbose):
     """Everything about ``fit``'s settings that can be checked without the data."""
-    epochs = _positive_int("epochs", epochs)
-    alpha, l1 = _non_negative("alpha", alpha), _non_negative("l1", l1)
+    epochs = check_positive_int("epochs", epochs)
+    alpha, l1 = check_non_negative_float("alpha", alpha), check_non_negative_float("l1", l1)
     opt = optimizers.resolve(optimizer)
     schedule = schedules.resolve(schedule)
     if early_stopping is True:
@@ -141,7 +134,7 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
         raise ValueError("every training sample weight is zero (after the validation split and "
                          "the conversion to the model's dtype): no batch has anything to learn")
     n = X.shape[0]
-    batch_size = n if batch_size is None else min(_positive_int("batch_size", batch_size), n)
+    batch_size = n if batch_size is None else min(check_positive_int("batch_size", batch_size), n)
     rng = np.random.default_rng(seed)
     return _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stopper, shuffle,
                   rng, alpha, l1, verbose)

@@ -4,16 +4,7 @@ import numpy as np
 
 from ..kernels import codes
 from ..names import choice
-from ..validation import check_positive_float
-
-
-def _fraction(name, value, upper_inclusive=False):
-    value = float(value) if isinstance(value, (int, float, np.floating)) else value
-    if not isinstance(value, float) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a real number in [0, 1); got {value!r}")
-    if not (0 <= value < 1 or (upper_inclusive and value == 1)):
-        raise ValueError(f"{name} must be in [0, 1); got {value}")
-    return value
+from ..validation import check_fraction, check_positive_float
 
 
 class Optimizer:
@@ -62,7 +53,7 @@ class SGD(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False):
         super().__init__(lr)
-        self.momentum = _fraction("momentum", momentum)
+        self.momentum = check_fraction("momentum", momentum)
         if not isinstance(nesterov, (bool, np.bool_)):
             raise TypeError(f"nesterov must be a bool; got {nesterov!r}")
         self.nesterov = bool(nesterov)
@@ -89,8 +80,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         super().__init__(lr)
-        self.beta_1 = _fraction("beta_1", beta_1)
-        self.beta_2 = _fraction("beta_2", beta_2)
+        self.beta_1 = check_fraction("beta_1", beta_1)
+        self.beta_2 = check_fraction("beta_2", beta_2)
         self.epsilon = check_positive_float("epsilon", epsilon)
 
     def _hyper(self):

@@ -1,7 +1,8 @@
 """Early stopping on a monitored figure, with the best weights kept."""
 
 import math
-import numbers
+
+from ..validation import check_non_negative_float, check_positive_int
 
 
 class EarlyStopping:
@@ -28,13 +29,9 @@ class EarlyStopping:
     def __init__(self, monitor="val_loss", patience=10, min_delta=0.0, restore_best_weights=True):
         if monitor not in ("val_loss", "val_metric", "loss"):
             raise ValueError(f"monitor must be 'val_loss', 'val_metric' or 'loss'; got {monitor!r}")
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
-            raise ValueError(f"patience must be a positive integer; got {patience!r}")
-        if not min_delta >= 0:
-            raise ValueError(f"min_delta must be >= 0; got {min_delta}")
         self.monitor = monitor
-        self.patience = int(patience)
-        self.min_delta = float(min_delta)
+        self.patience = check_positive_int("patience", patience)
+        self.min_delta = check_non_negative_float("min_delta", min_delta)
         self.restore_best_weights = bool(restore_best_weights)
         self.reset()
 

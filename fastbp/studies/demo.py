@@ -30,8 +30,8 @@ def _digits(seed):
 
 
 def _network(n_inputs, n_classes, seed, backend):
-    from .layers import Dense
-    from .model import Sequential
+    from ..layers import Dense
+    from ..model import Sequential
 
     return Sequential([Dense(n_inputs, HIDDEN, "relu"), Dense(HIDDEN, n_classes, "softmax")],
                       loss="cross_entropy", dtype="float32", backend=backend, seed=seed)

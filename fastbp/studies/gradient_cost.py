@@ -34,7 +34,7 @@ HIDDEN_ACTIVATION = "tanh"
 #: Largest ``max|numerical - backprop| / max|backprop|`` accepted by the in-study gradient check.
 GRADIENT_TOLERANCE = 1e-6
 
-#: The worked example (case 9 of the teaching material): N, P, N + P, N x P.
+#: Case 9 of docs/worked-examples.md: N, P, N + P, N x P.
 WORKED_EXAMPLE = (10_000, 100_000, 110_000, 1_000_000_000)
 
 
@@ -200,8 +200,8 @@ def build(case, seed=0, dtype="float64", backend="cpu"):
     X : ndarray, shape (n_samples, n_inputs)
     y : ndarray, shape (n_samples, n_outputs)
     """
-    from .layers import Dense
-    from .model import Sequential
+    from ..layers import Dense
+    from ..model import Sequential
 
     widths = case.widths
     layers = [Dense(n_in, n_out, HIDDEN_ACTIVATION if i < len(widths) - 2 else "identity")
