@@ -111,13 +111,18 @@ def row_loss(pre, out, y, i, loss):
             r = out[i, j] - y[i, j]
             row += np.float64(r * r * inv_k)
     elif loss == CROSS_ENTROPY:
-        m = pre[i, 0]
+        # log-sum-exp = m + log1p(sum of the other exp(z - m)), as in the reference: the max
+        # term is exactly 1, and log1p keeps a confident row's tiny loss where log(1 + tiny)
+        # would round it to zero
+        top = 0
         for j in range(1, k):
-            m = max(m, pre[i, j])
-        s = zero
+            if pre[i, j] > pre[i, top]:
+                top = j
+        others = zero
         for j in range(k):
-            s += math.exp(pre[i, j] - m)
-        log_sum_exp = m + math.log(s)
+            if j != top:
+                others += math.exp(pre[i, j] - pre[i, top])
+        log_sum_exp = pre[i, top] + math.log1p(others)
         for j in range(k):
             row += np.float64(y[i, j] * (log_sum_exp - pre[i, j]))
     elif loss == BINARY_CROSS_ENTROPY:

@@ -228,6 +228,25 @@ def test_loss_kernels(loss, dtype, extreme):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_keeps_a_confident_rows_tiny_loss(dtype):
+    """Rows whose true class leads by a margin with exp(-margin) below the dtype's epsilon: the
+    loss is about (k - 1) exp(-margin), which ``log(1 + tiny)`` would round to zero."""
+    margin = 40.0 if dtype == np.float64 else 20.0
+    labels = np.arange(N) % N_OUT
+    pre = np.full((N, N_OUT), -margin, dtype)
+    pre[np.arange(N), labels] = 0  # the log-sum-exp is then the loss itself, not 0 + a margin
+    out = np.empty_like(pre)
+    reference.activation_forward(out, pre, codes.SOFTMAX)
+    y = np.eye(N_OUT, dtype=dtype)[labels]
+    w = np.full(N, 1.0 / N, dtype)
+    code = codes.CROSS_ENTROPY
+    expected = reference.loss_forward(pre, out, y, w, code)
+    np.testing.assert_allclose(expected, (N_OUT - 1) * np.exp(-margin), rtol=1e-6)
+    value = kc.loss_forward(_dev(pre), _dev(out), _dev(y), _dev(w), code)
+    assert_close(value, expected, kernel_rtol(dtype), "loss")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("l2, l1", [(0.3, 0.0), (0.0, 0.2), (0.3, 0.2)])
 def test_penalty_kernels(l2, l1, dtype):
     rng = _rng("penalty", l2, l1, dtype)
