@@ -33,6 +33,7 @@ from .codes import IDENTITY, LOGIT_LOSSES
 from .cpu_blas import gemm
 from .cpu_sync import barrier
 from .cpu_threads import epoch_threads, pool, split
+from .records import Batches, TrainingState
 from .cpu_training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
@@ -46,8 +47,8 @@ internal = njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=
 inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
-class Network(NamedTuple):
-    """What the epoch needs to know of the model."""
+class NetworkLayout(NamedTuple):
+    """What the compiled epoch needs to know of the model (dropout travels in :class:`Dropout`)."""
     dims: np.ndarray         # int64 (n_layers + 1,): widths, input first
     activations: np.ndarray  # int64 (n_layers,): activation codes
     loss: int                # loss code
@@ -61,15 +62,6 @@ class Kernels(NamedTuple):
     loss_forward: np.ndarray    # int64 (loss codes,)
     loss_backward: np.ndarray   # int64 (loss codes,)
     optimizer_step: np.ndarray  # int64 (optimizer codes,)
-
-
-class Data(NamedTuple):
-    """The training set and this epoch's visiting order."""
-    X: np.ndarray              # (n, d_in)
-    Y: np.ndarray              # (n, d_out)
-    sample_weight: np.ndarray  # (n,)
-    order: np.ndarray          # int64 (n,): row indices in visiting order
-    batch_size: int
 
 
 class Dropout(NamedTuple):
@@ -86,14 +78,6 @@ class Update(NamedTuple):
     lr: float
     l2: float
     l1: float
-
-
-class State(NamedTuple):
-    """What the epoch changes: the parameters and the optimizer's moments, all (P,)."""
-    theta: np.ndarray
-    grad: np.ndarray
-    moment_1: np.ndarray   # SGD's velocity, Adam's first moment
-    moment_2: np.ndarray   # Adam's second moment (unused by SGD)
 
 
 class Workspace(NamedTuple):
@@ -275,7 +259,7 @@ def _update_chunk(state, shard_grads, network, bounds, update, kernels, step):
     optimizer step. Returns the penalty of the weights in the chunk."""
     dims, offsets = network.dims, network.offsets
     lo, hi, l2, l1 = bounds
-    theta, grad = state.theta, state.grad
+    theta, grad = state.parameters, state.gradient
     g = grad[lo:hi]  # shard 0's gradient
     for s in range(shard_grads.shape[0]):
         extra = shard_grads[s, lo:hi]
@@ -307,7 +291,7 @@ def _epoch_worker(worker, n_workers, network, kernels, data, update, state, work
     n = data.order.shape[0]
     batch_size = data.batch_size
     space = (workspace.buffers[worker], workspace.starts, workspace.scalars)
-    size = state.theta.shape[0]
+    size = state.parameters.shape[0]
     total = 0.0
     for start in range(0, n, batch_size):
         idx = data.order[start:start + batch_size]
@@ -317,8 +301,8 @@ def _epoch_worker(worker, n_workers, network, kernels, data, update, state, work
             weight_sum += data.sample_weight[idx[r]]
         for s in range(worker, n_shards, n_workers):
             lo, hi = _part(s, n_shards, m)
-            gradient = state.grad if s == 0 else shard_grads[s - 1]
-            losses[s] = _train_rows(space, state.theta, gradient, network, kernels, data,
+            gradient = state.gradient if s == 0 else shard_grads[s - 1]
+            losses[s] = _train_rows(space, state.parameters, gradient, network, kernels, data,
                                     (idx, weight_sum, lo, hi), rates, (seed, step))
         if barrier(sync, n_workers):
             return np.nan, step
@@ -355,9 +339,7 @@ def network_kernels(dtype, activations, loss, optimizer):
                    cpu_tables.table("optimizer_step", dtype, [optimizer]))
 
 
-def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss, X, Y,
-                sample_weight, order, batch_size, optimizer, lr, momentum, nesterov, beta_1,
-                beta_2, epsilon, l2, l1, seed, step):
+def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps_taken):
     """One epoch of mini-batch training in compiled code; see the reference for the parameters.
 
     Each batch is split into row shards across ``numba.get_num_threads()`` threads where
@@ -368,40 +350,35 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
     Returns
     -------
     mean_loss : float
-    step : int
+    steps_taken : int
     """
-    arguments = dict(theta=theta, grad=grad, state_a=state_a, state_b=state_b, dims=dims,
-                     activations=activations, dropout=dropout, loss=loss, X=X, Y=Y,
-                     sample_weight=sample_weight, order=order, batch_size=batch_size,
-                     optimizer=optimizer, lr=lr, momentum=momentum, nesterov=nesterov,
-                     beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, l2=l2, l1=l1, seed=seed,
-                     step=step)
-    n_shards, n_chunks = split(min(batch_size, order.shape[0]), theta.shape[0])
+    arguments = (state, network, batches, optimizer, penalty, dropout_seed, steps_taken)
+    rows = min(batches.batch_size, batches.order.shape[0])
+    n_shards, n_chunks = split(rows, state.parameters.shape[0])
     with epoch_threads() as threads:
         return split_epoch(n_shards, n_chunks, arguments, threads)
 
 
 def split_epoch(n_shards, n_chunks, arguments, threads=None):
-    """:func:`train_epoch` (its ``arguments`` by name) with each batch cut into ``n_shards`` row
+    """:func:`train_epoch` (its ``arguments`` in order) with each batch cut into ``n_shards`` row
     shards and the update into ``n_chunks`` parameter chunks, on ``threads`` threads (at most
     ``max(n_shards, n_chunks)``, which is the default). The weights depend on the shards and
     chunks, not on the threads. Callers hold BLAS to one thread
     (:func:`~fastbp.kernels.cpu_threads.epoch_threads`) when running on more than one."""
-    a = arguments
-    theta = a["theta"]
+    state, network, batches, optimizer, penalty, dropout_seed, steps_taken = arguments
     n_workers = max(n_shards, n_chunks)
     if threads is not None:
         n_workers = max(1, min(int(threads), n_workers))
-    rows = -(-min(int(a["batch_size"]), a["order"].shape[0]) // n_shards)  # a shard's most rows
-    network, kernels, workspace = _setup(a, (n_shards, n_chunks, n_workers), rows)
-    hyper = optimizer_hyper(a["optimizer"], a["momentum"], a["nesterov"], a["beta_1"],
-                            a["beta_2"], a["epsilon"])
-    rates = a["dropout"] if np.any(np.asarray(a["dropout"]) > 0) else None
-    args = (network, kernels,
-            Data(a["X"], a["Y"], a["sample_weight"], a["order"], int(a["batch_size"])),
-            Update(int(a["optimizer"]), hyper, float(a["lr"]), float(a["l2"]), float(a["l1"])),
-            State(theta, a["grad"], a["state_a"], a["state_b"]), workspace,
-            Dropout(rates, int(a["seed"])), int(a["step"]))
+    rows = -(-min(int(batches.batch_size), batches.order.shape[0]) // n_shards)  # a shard's most
+    compiled, kernels, workspace = _setup(state.parameters, network, optimizer.code,
+                                          (n_shards, n_chunks, n_workers), rows)
+    rates = network.dropout if np.any(np.asarray(network.dropout) > 0) else None
+    args = (compiled, kernels,
+            Batches(batches.X, batches.Y, batches.sample_weight, batches.order,
+                    int(batches.batch_size)),
+            Update(int(optimizer.code), optimizer_hyper(optimizer), float(optimizer.lr),
+                   float(penalty.l2), float(penalty.l1)),
+            TrainingState(*state), workspace, Dropout(rates, int(dropout_seed)), int(steps_taken))
     run = _entry_point(args)
     if n_workers == 1:
         return run(0, 1, *args)
@@ -428,9 +405,9 @@ def _entry_point(args):
     neither match nor be kept alive (the training data outlives no fit here).
     """
     network, kernels, data, update, state, workspace, dropout, step = args
-    theirs = (network.dims, network.activations, data.X, data.Y, data.sample_weight, state.theta,
-              state.grad, state.moment_1, state.moment_2, dropout.rates)
-    ours = (kernels, workspace)  # held by this module's caches anyway
+    theirs = (data.X, data.Y, data.sample_weight, state.parameters, state.gradient,
+              state.moment_1, state.moment_2, dropout.rates)
+    ours = (network, kernels, workspace)  # held by this module's caches anyway
     found = getattr(_last_entry, "value", None)
     if (found is not None and all(a is b for a, b in zip(found[1], ours))
             and all(_alive(ref) is value for ref, value in zip(found[0], theirs))):
@@ -450,30 +427,30 @@ def _alive(ref):
 _last_setup = threading.local()  # per calling thread: the setup of its last epoch
 
 
-def _setup(a, split, rows):
-    """The network record, kernel tables and workspace of an epoch, reused from the calling
+def _setup(theta, network, optimizer, split, rows):
+    """The network's layout, kernel tables and workspace of an epoch, reused from the calling
     thread's previous epoch when nothing they depend on changed (the epochs of one fit): building
     them costs a fifth of a small network's epoch."""
-    theta = a["theta"]
     n_shards, n_chunks, n_workers = split
-    key = (theta.ctypes.data, theta.shape[0], theta.dtype, tuple(int(d) for d in a["dims"]),
-           tuple(int(c) for c in a["activations"]), int(a["loss"]), int(a["optimizer"]), split,
-           rows)
+    widths = tuple(int(d) for d in network.widths)
+    activations = tuple(int(c) for c in network.activations)
+    key = (theta.ctypes.data, theta.shape[0], theta.dtype, widths, activations, int(network.loss),
+           int(optimizer), split, rows)
     found = getattr(_last_setup, "value", None)
     if found is not None and found[0] == key:
         found[3].sync[:] = 0
         return found[1:]
-    dims = a["dims"]
-    offsets = np.array(layout.parameter_offsets(list(key[3])), np.int64)
-    network = Network(dims, a["activations"], key[5], offsets)
-    kernels = network_kernels(theta.dtype, list(key[4]), key[5], key[6])
-    starts = workspace_starts(key[3], rows)
+    offsets = np.array(layout.parameter_offsets(list(widths)), np.int64)
+    compiled = NetworkLayout(np.array(widths, np.int64), np.array(activations, np.int64),
+                             key[5], offsets)
+    kernels = network_kernels(theta.dtype, list(activations), key[5], key[6])
+    starts = workspace_starts(widths, rows)
     workspace = Workspace(np.empty((n_shards - 1, key[1]), theta.dtype), np.empty(n_shards),
                           np.empty(n_chunks), np.zeros(3, np.int64),
                           np.empty((n_workers, starts[-1]), theta.dtype), starts,
                           np.array([1, 0], theta.dtype))
-    _last_setup.value = (key, network, kernels, workspace)
-    return network, kernels, workspace
+    _last_setup.value = (key, compiled, kernels, workspace)
+    return compiled, kernels, workspace
 
 
 def _worker_or_abort(run, worker, n_workers, args):

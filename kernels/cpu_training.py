@@ -22,13 +22,14 @@ jit = njit(cache=True, nogil=True, error_model="numpy")
 inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
 
 
-def optimizer_hyper(optimizer, momentum, nesterov, beta_1, beta_2, epsilon):
-    """The float64 record the optimizer's step kernel reads: SGD ``[momentum, nesterov]``, Adam
-    ``[beta_1, beta_2, epsilon]``."""
-    if optimizer == SGD:
-        return np.array([momentum, float(nesterov)])
-    assert optimizer == ADAM, optimizer
-    return np.array([beta_1, beta_2, epsilon])
+def optimizer_hyper(settings):
+    """The float64 record the optimizer's step kernel reads, from its settings
+    (:mod:`fastbp.kernels.records`): SGD ``[momentum, nesterov]``, Adam ``[beta_1, beta_2,
+    epsilon]``."""
+    if settings.code == SGD:
+        return np.array([settings.momentum, float(settings.nesterov)])
+    assert settings.code == ADAM, settings
+    return np.array([settings.beta_1, settings.beta_2, settings.epsilon])
 
 
 # ---- regularisation -------------------------------------------------------------------------

@@ -13,60 +13,48 @@ import math
 import numpy as np
 from numba import cuda
 
-from . import cuda_config
-from .codes import ADAM, IDENTITY, LOGIT_LOSSES, NEEDS_PREACTIVATION
+from . import cuda_config, layer_loop
+from .codes import ADAM
 from .cuda_launch import launch
 from .cuda_ops import (
     adam_learning_rate,
-    dense_backward,
-    dense_forward,
-    dropout_backward,
-    dropout_forward,
     launch_adam,
     launch_loss_partials,
     launch_penalty_partials,
     launch_sgd,
-    loss_backward,
-    penalty_backward,
     per_item,
     reduction_blocks,
 )
 from .cuda_training import batch_weights, finish_batch_loss, gather_rows
+from .layer_loop import LayerBuffers
 from .layout import parameter_views
+from .records import Network
 
 
-class _Workspace:
-    """Device buffers for batches of ``m`` samples: inputs, targets, weights and every layer's."""
+class _Workspace(LayerBuffers):
+    """Device buffers for batches of ``rows`` samples: inputs, targets, weights and every layer's
+    (:class:`~fastbp.kernels.layer_loop.LayerBuffers`)."""
 
-    def __init__(self, dims, activations, dropout, loss, m, dtype):
-        def empty(*shape):
-            return cuda.device_array(shape, dtype)
+    def __init__(self, network, rows, dtype):
+        super().__init__(_cuda(), network, rows, dtype, training=True)
+        self.x = cuda.device_array((rows, int(network.widths[0])), dtype)
+        self.y = cuda.device_array((rows, int(network.widths[-1])), dtype)
+        self.weight = cuda.device_array(rows, dtype)
 
-        last = len(dims) - 2
-        self.m = m
-        self.x, self.y, self.weight = empty(m, dims[0]), empty(m, dims[-1]), empty(m)
-        self.outs, self.pres, self.grads, self.masks, self.droppeds = [], [], [], [], []
-        for i, (width, activation, rate) in enumerate(zip(dims[1:], activations, dropout)):
-            out = empty(m, width)
-            # pre aliases out unless something reads z later (see fastbp.kernels)
-            keep_pre = (activation in NEEDS_PREACTIVATION
-                        or (i == last and loss in LOGIT_LOSSES))
-            self.outs.append(out)
-            self.pres.append(empty(m, width) if keep_pre else out)
-            self.grads.append(empty(m, width))
-            self.masks.append(empty(m, width) if rate > 0 else None)
-            self.droppeds.append(empty(m, width) if rate > 0 else None)
+
+def _cuda():
+    """This backend's face, whose functions the layer loop calls (imported late: it imports this
+    module)."""
+    from . import cuda as backend
+
+    return backend
 
 
 @functools.lru_cache(maxsize=2)
-def _workspace(dims, activations, dropout, loss, m, dtype):
+def _workspace(widths, activations, dropout, loss, rows, dtype):
     """The workspace of one batch size, kept across epochs (a fit's full and ragged batches)."""
-    return _Workspace(dims, activations, dropout, loss, m, np.dtype(dtype))
-
-
-def _host(array):
-    """A small metadata array (widths, codes, rates) on the host, wherever it was given."""
-    return array.copy_to_host() if hasattr(array, "copy_to_host") else np.asarray(array)
+    network = Network(np.array(widths), np.array(activations), np.array(dropout), loss)
+    return _Workspace(network, rows, np.dtype(dtype))
 
 
 class _BatchLosses:
@@ -105,64 +93,50 @@ class _BatchLosses:
         return total / sum(self.sizes), step + len(self.sizes)
 
 
-def _train_batch(ws, Ws, bs, dWs, dbs, activations, dropout, loss, X, Y, sample_weight, order,
-                 start, l2, l1, seed, step, losses, b):
-    """Queue forward, loss and backward of the batch ``order[start:start + ws.m]``."""
-    n_layers = len(Ws)
-    last = n_layers - 1
-    per_item(gather_rows, ws.x.size, ws.x, X, order, start)
-    per_item(gather_rows, ws.y.size, ws.y, Y, order, start)
-    launch(batch_weights, 1, cuda_config.ELEMENTWISE_THREADS)(ws.weight, sample_weight, order,
-                                                              start)
-    inputs = [ws.x]  # each layer's input: the previous output, after dropout where there is one
-    for i in range(n_layers):
-        dense_forward(ws.outs[i], ws.pres[i], inputs[i], Ws[i], bs[i], activations[i])
-        if dropout[i] > 0:
-            dropout_forward(ws.droppeds[i], ws.masks[i], ws.outs[i], dropout[i], seed, step, i)
-        inputs.append(ws.droppeds[i] if dropout[i] > 0 else ws.outs[i])
-    m = ws.m
-    losses.queue(b, ws, Ws, loss, l2 / m, l1 / m)
-    loss_backward(ws.grads[last], ws.pres[last], ws.outs[last], ws.y, ws.weight, loss)
-    for i in range(last, -1, -1):
-        # a logits-form loss already returned dL/dz of the output layer
-        activation = IDENTITY if (loss in LOGIT_LOSSES and i == last) else activations[i]
-        dx = ws.grads[i - 1] if i > 0 else None
-        dense_backward(dx, dWs[i], dbs[i], ws.grads[i], inputs[i], Ws[i], ws.outs[i], ws.pres[i],
-                       activation)
-        if i > 0 and dropout[i - 1] > 0:
-            dropout_backward(dx, ws.masks[i - 1])
-        penalty_backward(dWs[i], Ws[i], l2 / m, l1 / m)
+def _train_batch(ws, network, params, gradients, batches, start, penalty, dropout_key, losses):
+    """Queue forward, loss and backward of the batch ``order[start:start + ws.rows]``; its loss
+    goes to ``losses`` (:class:`_BatchLosses`) as batch ``start // batch_size``."""
+    per_item(gather_rows, ws.x.size, ws.x, batches.X, batches.order, start)
+    per_item(gather_rows, ws.y.size, ws.y, batches.Y, batches.order, start)
+    launch(batch_weights, 1, cuda_config.ELEMENTWISE_THREADS)(ws.weight, batches.sample_weight,
+                                                              batches.order, start)
+    inputs = layer_loop.forward(_cuda(), network, ws, ws.x, params, dropout_key)
+    m = ws.rows
+    scaled = (penalty.l2 / m, penalty.l1 / m)
+    losses.queue(start // batches.batch_size, ws, [W for W, _ in params], network.loss, *scaled)
+    layer_loop.backward(_cuda(), network, ws, inputs, params, gradients, (ws.y, ws.weight), scaled)
 
 
-def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss, X, Y,
-                sample_weight, order, batch_size, optimizer, lr, momentum, nesterov, beta_1,
-                beta_2, epsilon, l2, l1, seed, step):
+def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps_taken):
     """One epoch of mini-batch training on the GPU; see the reference for the parameters.
 
-    ``theta``, ``grad``, ``state_a``, ``state_b``, ``X``, ``Y``, ``sample_weight`` and ``order``
-    are device arrays; ``dims``, ``activations`` and ``dropout`` may be host or device arrays (the
-    host loop reads them).
+    The arrays of ``state`` and ``batches`` are device arrays; those of ``network`` host arrays.
 
     Returns
     -------
     mean_loss : float
-    step : int
+    steps_taken : int
     """
-    # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out)
-    dims = tuple(int(d) for d in _host(dims))
-    activations = tuple(int(a) for a in _host(activations))
-    dropout = tuple(float(r) for r in _host(dropout))
-    (Ws, bs), (dWs, dbs) = parameter_views(theta, dims), parameter_views(grad, dims)
-    n = order.shape[0]
+    # parameters, gradient, moment_1, moment_2 (P,) <- one pass over X (n, d_in), Y (n, d_out)
+    theta, grad = state.parameters, state.gradient
+    key = (tuple(int(d) for d in network.widths), tuple(int(a) for a in network.activations),
+           tuple(float(r) for r in network.dropout), int(network.loss))
+    params = list(zip(*parameter_views(theta, key[0])))
+    gradients = list(zip(*parameter_views(grad, key[0])))
+    n, batch_size = batches.order.shape[0], batches.batch_size
     sizes = [min(batch_size, n - start) for start in range(0, n, batch_size)]
-    losses = _BatchLosses(sizes, Ws, penalised=l2 != 0 or l1 != 0)
+    penalised = penalty.l2 != 0 or penalty.l1 != 0
+    losses = _BatchLosses(sizes, [W for W, _ in params], penalised)
     for b, m in enumerate(sizes):
-        ws = _workspace(dims, activations, dropout, loss, m, theta.dtype.str)
-        _train_batch(ws, Ws, bs, dWs, dbs, activations, dropout, loss, X, Y, sample_weight, order,
-                     b * batch_size, l2, l1, seed, step + b, losses, b)
-        if optimizer == ADAM:
-            lr_t = adam_learning_rate(lr, beta_1, beta_2, step + b + 1)
-            launch_adam(theta, grad, state_a, state_b, lr_t, beta_1, beta_2, epsilon, losses.halt)
+        ws = _workspace(*key, m, theta.dtype.str)
+        _train_batch(ws, network, params, gradients, batches, b * batch_size, penalty,
+                     (dropout_seed, steps_taken + b), losses)
+        if optimizer.code == ADAM:
+            lr_t = adam_learning_rate(optimizer.lr, optimizer.beta_1, optimizer.beta_2,
+                                      steps_taken + b + 1)
+            launch_adam(theta, grad, state.moment_1, state.moment_2, lr_t, optimizer.beta_1,
+                        optimizer.beta_2, optimizer.epsilon, losses.halt)
         else:
-            launch_sgd(theta, grad, state_a, lr, momentum, nesterov, losses.halt)
-    return losses.result(step)
+            launch_sgd(theta, grad, state.moment_1, optimizer.lr, optimizer.momentum,
+                       optimizer.nesterov, losses.halt)
+    return losses.result(steps_taken)

@@ -7,6 +7,7 @@ backends cannot leak into the answers they are tested against. Same names and ar
 
 import contextlib
 import math
+import sys
 
 import numpy as np
 from scipy.special import erf, xlogy
@@ -21,7 +22,6 @@ from .codes import (
     IDENTITY,
     LEAKY_RELU,
     LEAKY_RELU_SLOPE,
-    LOGIT_LOSSES,
     MSE,
     POISSON,
     RELU,
@@ -32,7 +32,9 @@ from .codes import (
     TANH,
 )
 # part of this backend's interface: where its arrays live
+from . import layer_loop
 from .host_memory import copy_to_device, empty, to_device, to_host  # noqa: F401
+from .layer_loop import LayerBuffers
 from .layout import parameter_views
 
 _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
@@ -372,39 +374,22 @@ def adam_learning_rate(lr, beta_1, beta_2, t):
 training_session = contextlib.nullcontext
 
 
-def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss, X, Y,
-                sample_weight, order, batch_size, optimizer, lr, momentum, nesterov, beta_1,
-                beta_2, epsilon, l2, l1, seed, step):
+def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps_taken):
     """One epoch of mini-batch training, entirely inside the backend.
 
     Parameters
     ----------
-    theta, grad : ndarray, shape (P,)
-        Flat parameters (layout in :mod:`fastbp.kernels.layout`) and a gradient buffer.
-    state_a, state_b : ndarray, shape (P,)
-        Optimizer state: SGD's velocity (``state_b`` unused), Adam's first and second moments.
-    dims : ndarray of int64, shape (L + 1,)
-        Layer widths, input first.
-    activations : ndarray of int64, shape (L,)
-    dropout : ndarray of float64, shape (L,)
-        Drop rate applied to each layer's output (0 disables it; never on the last layer).
-    loss : int
-    X : ndarray, shape (n, dims[0])
-    Y : ndarray, shape (n, dims[-1])
-    sample_weight : ndarray, shape (n,)
-        Raw non-negative weights (ones for unweighted); each batch normalises its own.
-    order : ndarray of int64, shape (n_used,)
-        Sample indices in visiting order; consecutive runs of ``batch_size`` form the batches.
-    batch_size : int
-    optimizer : int
-        ``codes.SGD`` or ``codes.ADAM``.
-    lr, momentum, nesterov, beta_1, beta_2, epsilon : optimizer hyper-parameters
-    l2, l1 : float
-        Penalty strengths; each batch uses ``l2 / m`` and ``l1 / m`` (scikit-learn's ``alpha``
-        scaling, ``m`` the batch's size), on weights only.
-    seed : int
-        Dropout key.
-    step : int
+    state : fastbp.kernels.records.TrainingState
+        Parameters, gradient buffer and the optimizer's moments, each of shape (P,), in the
+        layout of :mod:`fastbp.kernels.layout`; updated in place.
+    network : fastbp.kernels.records.Network
+    batches : fastbp.kernels.records.Batches
+    optimizer : fastbp.kernels.records.SGDSettings or AdamSettings
+    penalty : fastbp.kernels.records.Penalty
+        Each batch of ``m`` rows uses ``l2 / m`` and ``l1 / m``, on weights only.
+    dropout_seed : int
+        With the step count, the key of the dropout masks.
+    steps_taken : int
         Optimizer steps taken before this epoch.
 
     Returns
@@ -412,57 +397,40 @@ def train_epoch(theta, grad, state_a, state_b, dims, activations, dropout, loss,
     mean_loss : float
         Batch losses (penalty included) weighted by batch size over the epoch's samples; NaN as soon
         as a batch's loss is not finite, in which case the epoch stops there.
-    step : int
+    steps_taken : int
         Optimizer steps taken after this epoch.
     """
-    # theta, grad, state_a, state_b (P,) <- one pass over X (n, d_in), Y (n, d_out)
-    n_layers = len(dims) - 1
-    Ws, bs = parameter_views(theta, dims)
-    dWs, dbs = parameter_views(grad, dims)
-    fused = loss in LOGIT_LOSSES
+    # parameters, gradient, moment_1, moment_2 (P,) <- one pass over X (n, d_in), Y (n, d_out)
+    kernels = sys.modules[__name__]
+    theta = state.parameters
+    params = list(zip(*parameter_views(theta, network.widths)))
+    gradients = list(zip(*parameter_views(state.gradient, network.widths)))
+    X, Y, order, batch_size = batches.X, batches.Y, batches.order, batches.batch_size
     total = 0.0
     n = order.shape[0]
     for start in range(0, n, batch_size):
         idx = order[start:start + batch_size]
         m = idx.shape[0]
-        x, y = X[idx], Y[idx]
-        w = sample_weight[idx]
-        w = w / w.sum()
-        outs, pres, masks, inputs = [], [], [], [x]
-        for i in range(n_layers):
-            out = np.empty((m, dims[i + 1]), X.dtype)
-            pre = np.empty_like(out)
-            dense_forward(out, pre, inputs[i], Ws[i], bs[i], activations[i])
-            outs.append(out)
-            pres.append(pre)
-            if dropout[i] > 0:
-                dropped, mask = np.empty_like(out), np.empty_like(out)
-                dropout_forward(dropped, mask, out, dropout[i], seed, step, i)
-                masks.append(mask)
-                inputs.append(dropped)
-            else:
-                masks.append(None)
-                inputs.append(out)
-        batch_loss = loss_forward(pres[-1], outs[-1], y, w, loss)
-        for i in range(n_layers):
-            batch_loss += penalty_forward(Ws[i], l2 / m, l1 / m)
+        w = batches.sample_weight[idx]
+        targets = (Y[idx], w / w.sum())
+        buffers = LayerBuffers(kernels, network, m, X.dtype, training=True)
+        inputs = layer_loop.forward(kernels, network, buffers, X[idx], params,
+                                    (dropout_seed, steps_taken))
+        batch_loss = loss_forward(buffers.pres[-1], buffers.outs[-1], *targets, network.loss)
+        for W, _ in params:
+            batch_loss += penalty_forward(W, penalty.l2 / m, penalty.l1 / m)
         if not np.isfinite(batch_loss):
-            return np.nan, step
+            return np.nan, steps_taken
         total += batch_loss * m
-        g = np.empty_like(outs[-1])
-        loss_backward(g, pres[-1], outs[-1], y, w, loss)
-        for i in range(n_layers - 1, -1, -1):
-            dx = np.empty_like(inputs[i]) if i > 0 else None
-            activation = IDENTITY if (fused and i == n_layers - 1) else activations[i]
-            dense_backward(dx, dWs[i], dbs[i], g, inputs[i], Ws[i], outs[i], pres[i], activation)
-            penalty_backward(dWs[i], Ws[i], l2 / m, l1 / m)
-            if i > 0 and masks[i - 1] is not None:
-                dropout_backward(dx, masks[i - 1])
-            g = dx
-        step += 1
-        if optimizer == ADAM:
-            adam_update(theta, grad, state_a, state_b,
-                        adam_learning_rate(lr, beta_1, beta_2, step), beta_1, beta_2, epsilon)
+        layer_loop.backward(kernels, network, buffers, inputs, params, gradients, targets,
+                            (penalty.l2 / m, penalty.l1 / m))
+        steps_taken += 1
+        if optimizer.code == ADAM:
+            lr_t = adam_learning_rate(optimizer.lr, optimizer.beta_1, optimizer.beta_2,
+                                      steps_taken)
+            adam_update(theta, state.gradient, state.moment_1, state.moment_2, lr_t,
+                        optimizer.beta_1, optimizer.beta_2, optimizer.epsilon)
         else:
-            sgd_update(theta, grad, state_a, lr, momentum, nesterov)
-    return total / n, step
+            sgd_update(theta, state.gradient, state.moment_1, optimizer.lr, optimizer.momentum,
+                       optimizer.nesterov)
+    return total / n, steps_taken

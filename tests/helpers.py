@@ -8,6 +8,14 @@ import numpy as np
 from hypothesis import settings
 
 from fastbp.kernels import codes
+from fastbp.kernels.records import (
+    AdamSettings,
+    Batches,
+    Network,
+    Penalty,
+    SGDSettings,
+    TrainingState,
+)
 
 ACTIVATIONS = tuple(codes.ACTIVATION_CODES)  # identity ... softmax, exp, in code order
 OUTPUT_ONLY = ("softmax", "exp")  # models refuse these on hidden layers
@@ -109,3 +117,18 @@ def random_targets(rng, n, k, loss, dtype, hard=True):
     if loss == "poisson":
         return (rng.poisson(1.0, (n, k)) if hard else rng.exponential(1.0, (n, k))).astype(dtype)
     return rng.standard_normal((n, k)).astype(dtype)
+
+
+def epoch_arguments(case):
+    """A backend's ``train_epoch`` arguments (the records of :mod:`fastbp.kernels.records`) from
+    a dict of their fields by name, which the epoch tests build and vary."""
+    if case["optimizer"] == codes.ADAM:
+        settings = AdamSettings(case["lr"], case["beta_1"], case["beta_2"], case["epsilon"])
+    else:
+        settings = SGDSettings(case["lr"], case["momentum"], case["nesterov"])
+    return (TrainingState(case["parameters"], case["gradient"], case["moment_1"],
+                          case["moment_2"]),
+            Network(case["widths"], case["activations"], case["dropout"], case["loss"]),
+            Batches(case["X"], case["Y"], case["sample_weight"], case["order"],
+                    case["batch_size"]),
+            settings, Penalty(case["l2"], case["l1"]), case["dropout_seed"], case["steps_taken"])

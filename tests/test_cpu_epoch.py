@@ -15,6 +15,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from fastbp.kernels import codes, cpu, cpu_epoch, cpu_threads, reference
+from helpers import epoch_arguments
 
 DIMS = np.array([5, 16, 12, 3])
 BATCH = 32
@@ -34,8 +35,8 @@ def _state(dtype, optimizer, seed=0):
     size = sum(a * b + b for a, b in zip(DIMS[:-1], DIMS[1:]))
     theta = rng.uniform(-0.5, 0.5, size).astype(dtype)
     return dict(
-        theta=theta, grad=np.zeros_like(theta), state_a=np.zeros_like(theta),
-        state_b=np.zeros_like(theta), dims=DIMS,
+        parameters=theta, gradient=np.zeros_like(theta), moment_1=np.zeros_like(theta),
+        moment_2=np.zeros_like(theta), widths=DIMS,
         activations=np.array([codes.ACTIVATION_CODES["tanh"], codes.ACTIVATION_CODES["relu"],
                               codes.ACTIVATION_CODES["softmax"]]),
         dropout=np.array([0.25, 0.0, 0.0]), loss=codes.LOSS_CODES["cross_entropy"],
@@ -43,19 +44,19 @@ def _state(dtype, optimizer, seed=0):
         Y=np.eye(DIMS[-1], dtype=dtype)[rng.integers(0, DIMS[-1], N)],
         sample_weight=rng.uniform(0.5, 2.0, N).astype(dtype), order=rng.permutation(N),
         batch_size=BATCH, optimizer=code, lr=lr, momentum=momentum, nesterov=nesterov,
-        beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=1e-2, l1=1e-3, seed=7, step=0)
+        beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=1e-2, l1=1e-3, dropout_seed=7, steps_taken=0)
 
 
 def _sharded(state, n_shards, n_chunks):
     """``train_epoch`` with an explicit number of row shards and parameter chunks."""
     with cpu_threads.epoch_threads():
-        return cpu_epoch.split_epoch(n_shards, n_chunks, state)
+        return cpu_epoch.split_epoch(n_shards, n_chunks, epoch_arguments(state))
 
 
 def _epochs(train, state, epochs=3):
     losses = []
     for epoch in range(epochs):
-        loss, state["step"] = train(state)
+        loss, state["steps_taken"] = train(state)
         losses.append(loss)
         state["order"] = np.roll(state["order"], 5 + epoch)  # a different visiting order
     return np.array(losses)
@@ -65,22 +66,22 @@ def _epochs(train, state, epochs=3):
 @pytest.mark.parametrize("n_shards, n_chunks", [(1, 1), (2, 1), (1, 2), (2, 2), (3, 3)])
 def test_sharded_epoch_matches_the_reference(optimizer, n_shards, n_chunks):
     expected, actual = _state(np.float64, optimizer), _state(np.float64, optimizer)
-    expected_losses = _epochs(lambda s: reference.train_epoch(**s), expected)
+    expected_losses = _epochs(lambda s: reference.train_epoch(*epoch_arguments(s)), expected)
     losses = _epochs(lambda s: _sharded(s, n_shards, n_chunks), actual)
-    np.testing.assert_allclose(actual["theta"], expected["theta"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(actual["state_a"], expected["state_a"], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(actual["state_b"], expected["state_b"], rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(actual["parameters"], expected["parameters"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(actual["moment_1"], expected["moment_1"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(actual["moment_2"], expected["moment_2"], rtol=1e-9, atol=1e-14)
     np.testing.assert_allclose(losses, expected_losses, rtol=1e-9)
-    assert actual["step"] == expected["step"] == 3 * 4
-    assert not np.allclose(actual["theta"], _state(np.float64, optimizer)["theta"])
+    assert actual["steps_taken"] == expected["steps_taken"] == 3 * 4
+    assert not np.allclose(actual["parameters"], _state(np.float64, optimizer)["parameters"])
 
 
 def test_float32_shards_agree_with_one_shard():
     one, two = _state(np.float32, "adam"), _state(np.float32, "adam")
     _epochs(lambda s: _sharded(s, 1, 1), one)
     _epochs(lambda s: _sharded(s, 2, 2), two)
-    assert two["theta"].dtype == np.float32
-    np.testing.assert_allclose(two["theta"], one["theta"], rtol=1e-4, atol=1e-5)
+    assert two["parameters"].dtype == np.float32
+    np.testing.assert_allclose(two["parameters"], one["parameters"], rtol=1e-4, atol=1e-5)
 
 
 def test_a_diverging_sharded_epoch_returns_nan():
@@ -108,10 +109,10 @@ def test_train_epoch_uses_every_thread_and_restores_blas():
                 assert all(i["num_threads"] == 1 for i in threadpool_info()
                            if i["user_api"] == "blas")
             public, explicit = _state(np.float64, "adam"), _state(np.float64, "adam")
-            _epochs(lambda s: cpu.train_epoch(**s), public)
-            shards, chunks = cpu_threads.split(BATCH, public["theta"].size)
+            _epochs(lambda s: cpu.train_epoch(*epoch_arguments(s)), public)
+            shards, chunks = cpu_threads.split(BATCH, public["parameters"].size)
             _epochs(lambda s: _sharded(s, shards, chunks), explicit)
-            np.testing.assert_array_equal(public["theta"], explicit["theta"])
+            np.testing.assert_array_equal(public["parameters"], explicit["parameters"])
     finally:
         numba.set_num_threads(previous)
     assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()
@@ -148,7 +149,7 @@ def test_a_failing_worker_stops_the_others_instead_of_hanging(monkeypatch):
 
 def test_an_epoch_keeps_no_training_data_alive():
     state = _state(np.float64, "adam")
-    cpu.train_epoch(**state)
+    cpu.train_epoch(*epoch_arguments(state))
     X = weakref.ref(state["X"])
     del state
     gc.collect()

@@ -18,6 +18,7 @@ from helpers import (
     EXP_EDGE,
     LOSSES,
     assert_close,
+    epoch_arguments,
     kernel_rtol,
     normalised_weights,
     random_targets,
@@ -344,10 +345,10 @@ def _epoch_case(name, rng):
     P = parameter_offsets(widths)[-1]
     loss_code = codes.LOSS_CODES[loss]
     host = dict(
-        theta=(rng.standard_normal(P) * 0.5).astype(dtype), grad=np.zeros(P, dtype),
-        state_a=(rng.standard_normal(P) * 0.01).astype(dtype),
-        state_b=np.abs(rng.standard_normal(P) * 0.01).astype(dtype),
-        dims=np.array(widths, np.int64),
+        parameters=(rng.standard_normal(P) * 0.5).astype(dtype), gradient=np.zeros(P, dtype),
+        moment_1=(rng.standard_normal(P) * 0.01).astype(dtype),
+        moment_2=np.abs(rng.standard_normal(P) * 0.01).astype(dtype),
+        widths=np.array(widths, np.int64),
         activations=np.array([codes.ACTIVATION_CODES[a] for a in activations], np.int64),
         dropout=np.array(dropout), loss=loss_code,
         X=rng.standard_normal((n, widths[0])).astype(dtype),
@@ -356,16 +357,18 @@ def _epoch_case(name, rng):
         order=rng.permutation(n).astype(np.int64), batch_size=4,
         optimizer=codes.ADAM if optimizer == "adam" else codes.SGD, lr=0.05, momentum=0.9,
         nesterov=optimizer == "nesterov", beta_1=0.9, beta_2=0.999, epsilon=1e-8, l2=l2, l1=l1,
-        seed=2024, step=3)
+        dropout_seed=2024, steps_taken=3)
     return host
 
 
 def _run_epoch(host):
     """The epoch on the reference and on the device; returns both results and final states."""
-    device = {k: _dev(v) if isinstance(v, np.ndarray) else v for k, v in host.items()}
+    on_host = ("widths", "activations", "dropout")  # the network record stays on the host
+    device = {k: _dev(v) if isinstance(v, np.ndarray) and k not in on_host else v
+              for k, v in host.items()}
     ref_state = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in host.items()}
-    expected = reference.train_epoch(**ref_state)
-    result = kc.train_epoch(**device)
+    expected = reference.train_epoch(*epoch_arguments(ref_state))
+    result = kc.train_epoch(*epoch_arguments(device))
     return expected, ref_state, result, device
 
 
@@ -374,13 +377,13 @@ def _run_epoch(host):
 def test_train_epoch(name):
     """A whole epoch on the device: same loss, step count, parameters and optimizer state."""
     host = _epoch_case(name, _rng("epoch", name))
-    dtype = host["theta"].dtype
+    dtype = host["parameters"].dtype
     (loss, step), ref_state, (d_loss, d_step), device = _run_epoch(host)
-    assert d_step == step == host["step"] + 3
+    assert d_step == step == host["steps_taken"] + 3
     assert type(d_loss) is float
     rtol = kernel_rtol(dtype)
     assert_close(d_loss, loss, rtol, "mean loss")
-    for key in ("theta", "grad", "state_a", "state_b"):
+    for key in ("parameters", "gradient", "moment_1", "moment_2"):
         assert_close(kc.to_host(device[key]), ref_state[key], rtol, key)
 
 
@@ -390,8 +393,8 @@ def test_train_epoch_stops_at_a_non_finite_batch():
     host["X"][host["order"][5]] = np.nan  # a sample of the second batch
     (loss, step), ref_state, (d_loss, d_step), device = _run_epoch(host)
     assert np.isnan(loss) and np.isnan(d_loss)
-    assert d_step == step == host["step"] + 1
-    for key in ("theta", "state_a"):
+    assert d_step == step == host["steps_taken"] + 1
+    for key in ("parameters", "moment_1"):
         assert_close(kc.to_host(device[key]), ref_state[key], kernel_rtol(np.float32), key)
 
 

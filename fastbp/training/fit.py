@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import DivergenceError
 from ..kernels import codes
+from ..kernels.records import Batches, Network, Penalty, TrainingState
 from ..validation import (
     check_non_negative_float,
     check_positive_int,
@@ -146,14 +147,13 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
     k = model._kernels
     n = X.shape[0]
     dropout_seed = int(rng.integers(2**63))
-    state_a, state_b = opt._bind(model.n_params, model.dtype)
-    momentum, nesterov, beta_1, beta_2, epsilon = opt._hyper()
+    moments = opt._bind(model.n_params, model.dtype)
     # everything the epochs touch goes to the backend's memory once
     theta, grad = k.to_device(model._theta), k.to_device(np.empty_like(model._theta))
-    state_a, state_b = k.to_device(state_a), k.to_device(state_b)
+    state = TrainingState(theta, grad, *(k.to_device(moment) for moment in moments))
     Xd, Yd, wd = k.to_device(X), k.to_device(Y), k.to_device(w)
-    dims, activations = k.to_device(model._dims), k.to_device(model._activation_codes)
-    dropout = k.to_device(model._dropout)
+    network = Network(model._dims, model._activation_codes, model._dropout, model._loss_code)
+    penalty = Penalty(alpha, l1)
     ordered = np.arange(n, dtype=np.int64)
     ordered_runs = _batch_runs(w, batch_size)
     params = model._views(theta)  # the weights being trained, where they are trained
@@ -172,12 +172,12 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
 
     def checkpoint():
         """Host copies of the weights and the optimizer state, to fall back on."""
-        return (k.to_host(theta).copy(), k.to_host(state_a).copy(), k.to_host(state_b).copy(),
-                opt.steps)
+        return (k.to_host(theta).copy(), k.to_host(state.moment_1).copy(),
+                k.to_host(state.moment_2).copy(), opt.steps)
 
     def restore(saved):
         model._set_parameters(saved[0])
-        for device, host in ((theta, saved[0]), (state_a, saved[1]), (state_b, saved[2])):
+        for device, host in zip((theta, state.moment_1, state.moment_2), saved[:3]):
             k.copy_to_device(device, host)
         opt.steps = saved[3]
 
@@ -186,11 +186,11 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
         order = rng.permutation(n).astype(np.int64) if shuffle else ordered
         runs = _batch_runs(w[order], batch_size) if shuffle else ordered_runs
         total, count = 0.0, 0
+        settings = opt.settings(lr)
         for lo, hi in runs:
-            part, opt.steps = k.train_epoch(
-                theta, grad, state_a, state_b, dims, activations, dropout, model._loss_code,
-                Xd, Yd, wd, k.to_device(order[lo:hi]), batch_size, opt.code, lr, momentum,
-                nesterov, beta_1, beta_2, epsilon, alpha, l1, dropout_seed, opt.steps)
+            batches = Batches(Xd, Yd, wd, k.to_device(order[lo:hi]), batch_size)
+            part, opt.steps = k.train_epoch(state, network, batches, settings, penalty,
+                                            dropout_seed, opt.steps)
             if len(runs) == 1:
                 return part
             total, count = total + part * (hi - lo), count + (hi - lo)
@@ -278,7 +278,7 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
             # most important first: a second Ctrl-C may land anywhere in here
             model._samples_seen = samples_before + n * history.epochs
             # the optimizer keeps its moments for the next fit, wherever this one computed them
-            for host, device in zip(opt._state, (state_a, state_b)):
+            for host, device in zip(opt._state, (state.moment_1, state.moment_2)):
                 if device is not host:
                     host[...] = k.to_host(device)
             progress.close()

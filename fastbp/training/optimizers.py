@@ -3,6 +3,7 @@
 import numpy as np
 
 from ..kernels import codes
+from ..kernels.records import AdamSettings, SGDSettings
 from ..names import choice
 from ..validation import check_fraction, check_positive_float
 
@@ -34,8 +35,9 @@ class Optimizer:
         self._state = None
         self.steps = 0
 
-    def _hyper(self):
-        """(momentum, nesterov, beta_1, beta_2, epsilon) as the kernel takes them."""
+    def settings(self, lr):
+        """The record a backend's ``train_epoch`` takes (:mod:`fastbp.kernels.records`), at the
+        learning rate ``lr`` (the schedule's for the epoch)."""
         raise NotImplementedError
 
 
@@ -58,8 +60,8 @@ class SGD(Optimizer):
             raise TypeError(f"nesterov must be a bool; got {nesterov!r}")
         self.nesterov = bool(nesterov)
 
-    def _hyper(self):
-        return self.momentum, self.nesterov, 0.0, 0.0, 0.0
+    def settings(self, lr):
+        return SGDSettings(float(lr), self.momentum, self.nesterov)
 
     def __repr__(self):
         return f"SGD(lr={self.lr}, momentum={self.momentum}, nesterov={self.nesterov})"
@@ -84,8 +86,8 @@ class Adam(Optimizer):
         self.beta_2 = check_fraction("beta_2", beta_2)
         self.epsilon = check_positive_float("epsilon", epsilon)
 
-    def _hyper(self):
-        return 0.0, False, self.beta_1, self.beta_2, self.epsilon
+    def settings(self, lr):
+        return AdamSettings(float(lr), self.beta_1, self.beta_2, self.epsilon)
 
     def __repr__(self):
         return (f"Adam(lr={self.lr}, beta_1={self.beta_1}, beta_2={self.beta_2}, "

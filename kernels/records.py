@@ -1,0 +1,66 @@
+"""The records a training epoch takes: what crosses from ``fastbp`` into a backend.
+
+Every backend's ``train_epoch(state, network, batches, optimizer, penalty, dropout_seed,
+steps_taken)`` takes these; each groups what travels together, so no call spells out two dozen
+names. They are plain named tuples: Numba compiles them as records, and a new value of a field
+(another learning rate, another batch size) adds no new compiled signature. This module imports
+neither NumPy nor Numba.
+"""
+
+from typing import NamedTuple
+
+from .codes import ADAM, SGD
+
+
+class Network(NamedTuple):
+    """The model as an epoch sees it; host (NumPy) arrays on every backend."""
+    widths: object       # int64 (n_layers + 1,): layer widths, input first
+    activations: object  # int64 (n_layers,): activation codes (kernels/codes.py)
+    dropout: object      # float64 (n_layers,): drop rate after each layer; 0 for none, and the
+    #                      output layer never drops
+    loss: int            # loss code
+
+
+class TrainingState(NamedTuple):
+    """What an epoch changes: each a (P,) vector in the parameters' layout (kernels/layout.py),
+    in the backend's memory."""
+    parameters: object
+    gradient: object   # the last batch's gradient, penalty included
+    moment_1: object   # SGD's velocity, Adam's first moment
+    moment_2: object   # Adam's second moment; SGD leaves it alone
+
+
+class Batches(NamedTuple):
+    """The training set and the order an epoch visits it in, in the backend's memory."""
+    X: object              # (n, widths[0])
+    Y: object              # (n, widths[-1])
+    sample_weight: object  # (n,): raw non-negative weights; each batch normalises its own
+    order: object          # int64 (n_visited,): row indices; consecutive runs of batch_size
+    #                        rows are the batches
+    batch_size: int
+
+
+class SGDSettings(NamedTuple):
+    """SGD with (Nesterov) momentum in scikit-learn's form (``reference.sgd_update``)."""
+    lr: float
+    momentum: float
+    nesterov: bool
+
+    code = SGD  # the optimizer's code for compiled callers (kernels/codes.py)
+
+
+class AdamSettings(NamedTuple):
+    """Adam in scikit-learn's form (``reference.adam_update``)."""
+    lr: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+
+    code = ADAM
+
+
+class Penalty(NamedTuple):
+    """Penalty strengths on weights (never biases); each batch of ``m`` rows uses ``l2 / m`` and
+    ``l1 / m`` (scikit-learn's ``alpha`` scaling)."""
+    l2: float
+    l1: float
