@@ -21,15 +21,15 @@ from . import cpu_tables
 from .cpu_tables import call_3, call_4_float64, call_5
 from .cpu_blas import gemm
 from .cpu_epoch import _add_bias, _column_sums, inline, jit, train_epoch
-from .cpu_threads import epoch_threads as training_session
+from .cpu_threads import training_session
 from .cpu_training import (adam_learning_rate, adam_update, dropout_backward, dropout_forward,
-                           dropout_rows, penalty_backward, penalty_forward, sgd_update)
+                           penalty_backward, penalty_forward, sgd_update)
 from .host_memory import copy_to_device, empty, to_device, to_host
 
 __all__ = [
     "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
     "copy_to_device", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
-    "dropout_rows", "empty", "loss_backward", "loss_forward", "penalty_backward",
+    "empty", "loss_backward", "loss_forward", "penalty_backward",
     "penalty_forward", "sgd_update", "to_device", "to_host", "train_epoch", "training_session",
 ]
 

@@ -32,7 +32,7 @@ from .cpu_tables import call_3, call_4_float64, call_5, call_7
 from .codes import IDENTITY, LOGIT_LOSSES
 from .cpu_blas import gemm
 from .cpu_sync import barrier
-from .cpu_threads import epoch_threads, pool, split
+from .cpu_threads import training_session, pool, split
 from .records import Batches, TrainingState
 from .cpu_training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
 
@@ -343,7 +343,7 @@ def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps
     """One epoch of mini-batch training in compiled code; see the reference for the parameters.
 
     Each batch is split into row shards across ``numba.get_num_threads()`` threads where
-    :func:`fastbp.kernels.cpu_threads.epoch_threads` allows, with BLAS held to one thread for the
+    :func:`fastbp.kernels.cpu_threads.training_session` allows, with BLAS held to one thread for the
     call. The same seed gives bitwise the same weights whatever the thread count: the batches'
     split is fixed by their size and the machine's cores (:func:`~fastbp.kernels.cpu_threads.split`).
 
@@ -355,7 +355,7 @@ def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps
     arguments = (state, network, batches, optimizer, penalty, dropout_seed, steps_taken)
     rows = min(batches.batch_size, batches.order.shape[0])
     n_shards, n_chunks = split(rows, state.parameters.shape[0])
-    with epoch_threads() as threads:
+    with training_session() as threads:
         return split_epoch(n_shards, n_chunks, arguments, threads)
 
 
@@ -364,7 +364,7 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
     shards and the update into ``n_chunks`` parameter chunks, on ``threads`` threads (at most
     ``max(n_shards, n_chunks)``, which is the default). The weights depend on the shards and
     chunks, not on the threads. Callers hold BLAS to one thread
-    (:func:`~fastbp.kernels.cpu_threads.epoch_threads`) when running on more than one."""
+    (:func:`~fastbp.kernels.cpu_threads.training_session`) when running on more than one."""
     state, network, batches, optimizer, penalty, dropout_seed, steps_taken = arguments
     n_workers = max(n_shards, n_chunks)
     if threads is not None:

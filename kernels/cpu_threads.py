@@ -40,7 +40,7 @@ SPIN_SECONDS = 0.002
 
 _state = {"blas": None, "blas_limit_holds": None, "pool": []}
 _pool_lock = threading.Lock()
-_held = threading.local()  # the thread count granted by an enclosing epoch_threads, per thread
+_held = threading.local()  # the thread count granted by an enclosing training_session, per thread
 
 
 def _wait_briefly_then_sleep(ready, sleep):
@@ -133,7 +133,7 @@ def _blas():
 
 
 @contextmanager
-def epoch_threads():
+def training_session():
     """Context for one epoch or a whole training run: yields how many threads it may use, with
     BLAS single-threaded while it runs.
 

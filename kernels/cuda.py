@@ -41,8 +41,11 @@ __all__ = [
     "sgd_update", "to_device", "to_host", "train_epoch", "training_session",
 ]
 
-#: Context around a whole training run: nothing to hold on the GPU.
-training_session = contextlib.nullcontext
+def training_session():
+    """Context around a whole training run (every epoch and its validation); yields the threads
+    an epoch may use. The CPU backend holds BLAS to one thread in it; this one holds nothing."""
+    return contextlib.nullcontext(1)
+
 
 
 def empty(shape, dtype):

@@ -37,6 +37,13 @@ from .host_memory import copy_to_device, empty, to_device, to_host  # noqa: F401
 from .layer_loop import LayerBuffers
 from .layout import parameter_views
 
+__all__ = [
+    "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
+    "copy_to_device", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
+    "empty", "loss_backward", "loss_forward", "penalty_backward", "penalty_forward", "sgd_update",
+    "to_device", "to_host", "train_epoch", "training_session",
+]
+
 _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
 
@@ -369,9 +376,11 @@ def adam_learning_rate(lr, beta_1, beta_2, t):
 
 # ---- one epoch ------------------------------------------------------------------------------
 
-#: Context entered around a whole training run (every epoch and its validation). The CPU backend
-#: holds BLAS to one thread in it; NumPy needs nothing.
-training_session = contextlib.nullcontext
+def training_session():
+    """Context around a whole training run (every epoch and its validation); yields the threads
+    an epoch may use. The CPU backend holds BLAS to one thread in it; this one holds nothing."""
+    return contextlib.nullcontext(1)
+
 
 
 def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps_taken):

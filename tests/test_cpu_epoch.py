@@ -49,7 +49,7 @@ def _state(dtype, optimizer, seed=0):
 
 def _sharded(state, n_shards, n_chunks):
     """``train_epoch`` with an explicit number of row shards and parameter chunks."""
-    with cpu_threads.epoch_threads():
+    with cpu_threads.training_session():
         return cpu_epoch.split_epoch(n_shards, n_chunks, epoch_arguments(state))
 
 
@@ -100,9 +100,9 @@ def test_train_epoch_uses_every_thread_and_restores_blas():
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
-            with cpu_threads.epoch_threads() as granted:
+            with cpu_threads.training_session() as granted:
                 assert granted == threads
-                with cpu_threads.epoch_threads() as nested:  # an epoch inside a training session
+                with cpu_threads.training_session() as nested:  # an epoch inside a training session
                     assert nested == granted
                 # each shard's BLAS calls stay on its own thread; one thread too, because
                 # OpenBLAS's threads would group a GEMM's sums differently
