@@ -6,7 +6,9 @@ import threading
 import numpy as np
 
 from . import backends, initializers
-from .kernels import codes, layout
+from .kernels import codes, layer_loop, layout
+from .kernels.layer_loop import LayerBuffers
+from .kernels.records import Network
 from .errors import DivergenceError
 from .layers import Dense
 from .names import choice, loss_name
@@ -15,27 +17,17 @@ from .validation import check_positive_float, check_sample_weight, check_X, chec
 DTYPES = ("float32", "float64")
 
 
-class _Buffers:
-    """Activations and gradients for one batch size, in the backend's memory, allocated once and
-    reused across calls of one thread (each thread has its own: the kernels release the GIL, so
-    two threads sharing buffers would overwrite each other's activations). The gradient is one flat
-    vector in the parameters' layout."""
+class _Buffers(LayerBuffers):
+    """A thread's buffers for ``n`` rows (:class:`~fastbp.kernels.layer_loop.LayerBuffers`), in
+    the backend's memory, allocated once and reused across that thread's calls (each thread has
+    its own: the kernels release the GIL, so two threads sharing buffers would overwrite each
+    other's activations); plus a flat gradient vector in the parameters' layout."""
 
     def __init__(self, model, n):
-        k, dtype = model._kernels, model.dtype
-        last = len(model.layers) - 1
+        super().__init__(model.kernels, model.network, n, model.dtype)
         self.n = n
-        self.outs, self.pres, self.grads = [], [], []
-        for i, layer in enumerate(model.layers):
-            out = k.empty((n, layer.n_out), dtype)
-            # pre aliases out unless something reads z later (see fastbp.kernels)
-            keep_pre = (model._codes[i] in codes.NEEDS_PREACTIVATION
-                        or (i == last and model._loss_code in codes.LOGIT_LOSSES))
-            self.outs.append(out)
-            self.pres.append(k.empty((n, layer.n_out), dtype) if keep_pre else out)
-            self.grads.append(k.empty((n, layer.n_out), dtype))
-        self.gradient = k.empty(model._theta.shape, dtype)
-        self.parameter_grads = model._views(self.gradient)
+        self.gradient = model.kernels.empty(model._theta.shape, model.dtype)
+        self.parameter_grads = model.layer_views(self.gradient)
 
 
 class Sequential:
@@ -75,10 +67,11 @@ class Sequential:
         #: every parameter in one vector (see fastbp.kernels.layout); layers hold views of it
         self._theta = np.empty(layout.parameter_offsets(self._dims)[-1], self.dtype)
         rng = np.random.default_rng(seed)
-        for layer, (W, b) in zip(self.layers, self._views(self._theta)):
+        for layer, (W, b) in zip(self.layers, self.layer_views(self._theta)):
             layer._build(rng, initializers.draw, W, b)
         self._scratch = threading.local()  # each thread's _Buffers
-        self._samples_seen = 0
+        #: samples trained on across fits: the clock of the ``invscaling`` schedule
+        self.samples_seen = 0
 
     @staticmethod
     def _checked_layers(layers):
@@ -152,15 +145,124 @@ class Sequential:
                  f"backend {self.backend})"]
         print_fn("\n".join(lines))
 
-    # ---- the passes, on arrays in the backend's memory ------------------------------------
-    def _views(self, flat):
-        """``[(W, b), ...]`` views of a flat vector in the parameters' layout, host or device."""
-        return list(zip(*layout.parameter_views(flat, self._dims)))
+    # ---- the surface fit, the estimators and the model files build on ------------------------
+    @property
+    def kernels(self):
+        """The kernel backend this model runs on: :mod:`fastbp.kernels.cpu`, ``reference`` (the
+        ``numpy`` backend) or ``cuda``."""
+        return self._kernels
 
+    @property
+    def network(self):
+        """What a backend's ``train_epoch`` needs to know of this model.
+
+        Returns
+        -------
+        fastbp.kernels.records.Network
+            Widths ``(n_layers + 1,)``, activation codes and dropout rates ``(n_layers,)``, and
+            the loss code.
+        """
+        return Network(self._dims, self._activation_codes, self._dropout, self._loss_code)
+
+    @property
+    def parameters(self):
+        """Every parameter in one vector, shape ``(n_params,)``, in the layout of
+        ``kernels/layout.py`` (each layer's ``W`` row-major, then its ``b``). A read-only view
+        of the model's own vector; change it with :meth:`set_parameters`."""
+        view = self._theta.view()
+        view.flags.writeable = False
+        return view
+
+    def set_parameters(self, vector):
+        """Copy ``vector`` (shape ``(n_params,)``, in the layout of :attr:`parameters`) into the
+        model's parameters: every layer's ``W`` and ``b``.
+
+        Raises
+        ------
+        ValueError
+            If ``vector`` has another shape.
+        TypeError
+            If it is not a real floating-point array, or would lose precision in the model's
+            dtype (float64 into a float32 model is allowed: the model's precision is the one
+            chosen).
+        """
+        if vector is self._theta:
+            return
+        vector = np.asarray(vector)
+        if vector.shape != self._theta.shape:
+            raise ValueError(f"parameters must have shape {self._theta.shape}; got "
+                             f"{vector.shape}")
+        if vector.dtype.kind != "f":
+            raise TypeError(f"parameters must be a floating-point array; got dtype "
+                            f"{vector.dtype}")
+        self._theta[...] = vector
+
+    def layer_views(self, vector):
+        """``[(W, b), ...]`` views of a vector in the layout of :attr:`parameters` (host or
+        device memory), ``W`` of shape ``(n_in, n_out)`` and ``b`` of shape ``(n_out,)``."""
+        return list(zip(*layout.parameter_views(vector, self._dims)))
+
+    def prepare(self, X, y=None, sample_weight=None):
+        """Validated data in the backend's memory, as :meth:`evaluate` takes it.
+
+        Returns
+        -------
+        X : array, shape (n_samples, n_inputs)
+        Y : array, shape (n_samples, n_outputs)
+            Targets (one-hot rows for integer class labels); absent when ``y`` is None.
+        weight : array, shape (n_samples,)
+            Each sample's share of the mean (``1/n`` without ``sample_weight``); absent when ``y``
+            is None.
+        """
+        X = check_X(X, self.n_inputs, self.dtype)
+        if y is None:
+            return self._kernels.to_device(X)
+        Y = check_y(y, X.shape[0], self.n_outputs, self._loss_code, self.dtype)
+        w = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        return tuple(self._kernels.to_device(a) for a in (X, Y, w))
+
+    def evaluate(self, X, Y, weight, parameters=None):
+        """The loss and the output on data from :meth:`prepare`, at ``parameters``.
+
+        Parameters
+        ----------
+        X, Y, weight : arrays in the backend's memory, from :meth:`prepare`
+        parameters : array, shape (n_params,), optional
+            A vector in the backend's memory (the one a fit trains on the GPU, say); by default
+            the model's own.
+
+        Returns
+        -------
+        loss : float
+            ``inf`` where it is beyond the dtype's range.
+        output : ndarray, shape (n_samples, n_outputs)
+            A host copy the caller owns.
+        """
+        params = self._device_parameters() if parameters is None else \
+            self.layer_views(parameters)
+        loss, buffers = self._loss(X, Y, weight, params)
+        return loss, np.array(self._kernels.to_host(buffers.outs[-1]))
+
+    def loss_and_gradient(self, X, Y, weight):
+        """The loss and every parameter's gradient at the current parameters, on data from
+        :meth:`prepare`: one forward and one backward pass.
+
+        Returns
+        -------
+        loss : float
+        gradient : ndarray, shape (n_params,)
+            In the layout of :attr:`parameters`; a host copy the caller owns.
+        """
+        params = self._device_parameters()
+        loss, buffers = self._loss(X, Y, weight, params)
+        self._backward(X, Y, weight, params, buffers)
+        return loss, np.array(self._kernels.to_host(buffers.gradient))
+
+    # ---- the passes, on arrays in the backend's memory --------------------------------------
     def _device_parameters(self):
         """The parameters where the backend computes: the layers' own arrays on a host backend,
         a fresh device copy otherwise."""
-        return self._views(self._kernels.to_device(self._theta))
+        return self.layer_views(self._kernels.to_device(self._theta))
 
     def _buffers_for(self, n):
         """This thread's buffers for ``n`` rows (reallocated when ``n`` changes)."""
@@ -171,45 +273,21 @@ class Sequential:
 
     def _forward(self, X, params):
         """Run every layer on ``X`` with ``params``; returns the filled buffers."""
-        buf = self._buffers_for(X.shape[0])
-        x = X
-        for i, (W, b) in enumerate(params):
-            self._kernels.dense_forward(buf.outs[i], buf.pres[i], x, W, b, self._codes[i])
-            x = buf.outs[i]
-        return buf
+        buffers = self._buffers_for(X.shape[0])
+        buffers.inputs = layer_loop.forward(self._kernels, self.network, buffers, X, params)
+        return buffers
 
     def _loss(self, X, Y, weight, params):
-        buf = self._forward(X, params)
-        return self._kernels.loss_forward(buf.pres[-1], buf.outs[-1], Y, weight, self._loss_code)
+        """The loss at ``params`` and the buffers of its forward pass."""
+        buffers = self._forward(X, params)
+        loss = self._kernels.loss_forward(buffers.pres[-1], buffers.outs[-1], Y, weight,
+                                          self._loss_code)
+        return loss, buffers
 
-    def _backward(self, X, Y, weight, params):
-        """Backpropagate from this thread's last forward pass; fills its buffers' ``gradient``."""
-        buf = self._buffers_for(X.shape[0])
-        k = self._kernels
-        last = len(self.layers) - 1
-        k.loss_backward(buf.grads[last], buf.pres[last], buf.outs[last], Y, weight, self._loss_code)
-        for i in range(last, -1, -1):
-            # a logits-form loss already returned dL/dz of the output layer
-            fused = i == last and self._loss_code in codes.LOGIT_LOSSES
-            activation = codes.IDENTITY if fused else self._codes[i]
-            dW, db = buf.parameter_grads[i]
-            k.dense_backward(buf.grads[i - 1] if i > 0 else None, dW, db, buf.grads[i],
-                             X if i == 0 else buf.outs[i - 1], params[i][0], buf.outs[i],
-                             buf.pres[i], activation)
-        return buf
-
-    def _loss_and_gradient(self, X, Y, weight):
-        """Loss and flat gradient (host array in the parameters' layout) at the current weights."""
-        params = self._device_parameters()
-        loss = self._loss(X, Y, weight, params)
-        return loss, self._kernels.to_host(self._backward(X, Y, weight, params).gradient)
-
-    def _prepared(self, X, y, sample_weight=None):
-        """Validated ``X``, targets and per-sample weights, in the backend's memory."""
-        X = check_X(X, self.n_inputs, self.dtype)
-        Y = check_y(y, X.shape[0], self.n_outputs, self._loss_code, self.dtype)
-        w = check_sample_weight(sample_weight, X.shape[0], self.dtype)
-        return tuple(self._kernels.to_device(a) for a in (X, Y, w))
+    def _backward(self, X, Y, weight, params, buffers):
+        """Backpropagate from the forward pass in ``buffers``; fills their ``gradient``."""
+        layer_loop.backward(self._kernels, self.network, buffers, buffers.inputs, params,
+                            buffers.parameter_grads, (Y, weight))
 
     # ---- the public API ---------------------------------------------------------------------
     def forward(self, X):
@@ -231,7 +309,7 @@ class Sequential:
         """The loss on ``(X, y)`` as a float (sample-weighted mean if weights are given).
 
         A loss beyond the dtype's range is returned as ``inf``, its true value."""
-        return self._loss(*self._prepared(X, y, sample_weight), self._device_parameters())
+        return self._loss(*self.prepare(X, y, sample_weight), self._device_parameters())[0]
 
     def gradients(self, X, y, sample_weight=None):
         """Every parameter's gradient by backpropagation: one forward and one backward pass.
@@ -241,8 +319,8 @@ class Sequential:
         list of (dW, db)
             In layer order; ``dW`` of shape (n_in, n_out), ``db`` of shape (n_out,).
         """
-        _, gradient = self._loss_and_gradient(*self._prepared(X, y, sample_weight))
-        return self._views(np.array(gradient))
+        _, gradient = self.loss_and_gradient(*self.prepare(X, y, sample_weight))
+        return self.layer_views(gradient)
 
     def numerical_gradients(self, X, y, eps=1e-6, sample_weight=None):
         """Every gradient by central differences, one parameter at a time (two forward passes each).
@@ -255,10 +333,10 @@ class Sequential:
         list of (dW, db), as :meth:`gradients`.
         """
         eps = check_positive_float("eps", eps)
-        X, Y, w = self._prepared(X, y, sample_weight)
+        X, Y, w = self.prepare(X, y, sample_weight)
         self._check_difference_step(eps)
         theta = self._kernels.to_device(self._theta)  # the model's own vector on a host backend
-        params = self._views(theta)
+        params = self.layer_views(theta)
         buf = self._forward(X, params)
         # Every lookup done once here rather than in each of the 2P passes: at small sizes they
         # would cost as much as the kernels themselves.
@@ -278,7 +356,7 @@ class Sequential:
         if not np.all(np.isfinite(gradient)):
             raise ValueError(f"the loss is not finite at some theta +- eps (eps={eps}): the step "
                              f"is too large for this network; choose a smaller eps")
-        return self._views(gradient)
+        return self.layer_views(gradient)
 
     @staticmethod
     def _differences(gradient, theta, eps, loss):
@@ -318,9 +396,9 @@ class Sequential:
         """
         lr = check_positive_float("lr", lr)
         rate = self._in_dtype("lr", lr)
-        args = self._prepared(X, y, sample_weight)
+        args = self.prepare(X, y, sample_weight)
         with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-            loss, gradient = self._loss_and_gradient(*args)
+            loss, gradient = self.loss_and_gradient(*args)
             theta = self._theta - rate * gradient
         if not (math.isfinite(loss) and np.all(np.isfinite(theta))):
             raise DivergenceError(f"this step would leave non-finite weights (loss {loss}, "
@@ -336,11 +414,6 @@ class Sequential:
             raise ValueError(f"{name}={value} is outside the positive range of "
                              f"{self.dtype.name} ({info.tiny:.3g} to {info.max:.3g})")
         return self.dtype.type(value)
-
-    def _set_parameters(self, theta):
-        """Copy a flat parameter vector (layout of :mod:`fastbp.kernels.layout`) into the model."""
-        if theta is not self._theta:
-            self._theta[...] = theta
 
     def fit(self, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None, shuffle=True,
             seed=None, sample_weight=None, alpha=0.0, l1=0.0, validation_data=None,
@@ -410,11 +483,13 @@ class Sequential:
 
     def __setstate__(self, state):
         state.pop("_buffers", None)  # the single shared buffer set of older pickles
+        if "_samples_seen" in state:  # its name in older pickles
+            state["samples_seen"] = state.pop("_samples_seen")
         self.__dict__.update(state)
         self._kernels = backends.load(self.backend)
         self._scratch = threading.local()
         # pickle copies each array on its own: make the layers' W and b views of theta again
-        for layer, (W, b) in zip(self.layers, self._views(self._theta)):
+        for layer, (W, b) in zip(self.layers, self.layer_views(self._theta)):
             W[...], b[...] = layer._W, layer._b
             layer._W, layer._b = W, b
 

@@ -187,7 +187,7 @@ FORK = textwrap.dedent("""
         model = fastbp.Sequential([fastbp.Dense(8, 32, "relu"), fastbp.Dense(32, 2, "softmax")],
                                   loss="cross_entropy", seed=0)
         model.fit(X, y, epochs=2, batch_size=128)
-        return model._theta
+        return model.parameters
     import numba
 
     @numba.njit(parallel=True)

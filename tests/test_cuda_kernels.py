@@ -474,7 +474,7 @@ def test_sequential_api_matches_the_cpu_backend(dtype):
         numerical = model.numerical_gradients(X, y) if dtype == "float64" else []
         loss = model.step(X, y, 0.1)
         history = model.fit(X, y, epochs=2, batch_size=3, validation_split=0.3, seed=1)
-        results[backend] = (output, gradients, numerical, loss, model._theta.copy(),
+        results[backend] = (output, gradients, numerical, loss, model.parameters.copy(),
                             history.val_loss)
     rtol = kernel_rtol(dtype)
     cpu_result, cuda_result = results["cpu"], results["cuda"]
@@ -501,7 +501,7 @@ def test_optimizer_state_survives_a_cuda_fit():
         adam = fastbp.Adam(0.01)
         for _ in range(2):
             model.fit(X, y, epochs=1, batch_size=None, optimizer=adam, shuffle=False)
-        thetas[backend] = model._theta.copy(), [s.copy() for s in adam._state], adam.steps
+        thetas[backend] = model.parameters.copy(), [s.copy() for s in adam._state], adam.steps
     (cpu_theta, cpu_state, cpu_steps), (cuda_theta, cuda_state, cuda_steps) = thetas.values()
     assert cuda_steps == cpu_steps == 2
     assert_close(cuda_theta, cpu_theta, 1e-12, "weights after two resumed fits")

@@ -38,9 +38,9 @@ def test_cpu_and_numpy_backends_train_to_the_same_weights(optimizer):
         model = _classifier(backend, dropout=0.2)
         model.fit(X, y, epochs=5, batch_size=32, optimizer=optimizer(), alpha=1e-3,
                   schedule=schedules.StepDecay(2, 0.5), seed=3, sample_weight=w)
-        thetas.append(model._theta.copy())
+        thetas.append(model.parameters.copy())
     np.testing.assert_allclose(thetas[1], thetas[0], rtol=1e-9, atol=1e-12)
-    assert not np.allclose(thetas[1], _classifier()._theta)  # training moved the weights
+    assert not np.allclose(thetas[1], _classifier().parameters)  # training moved the weights
 
 
 def test_full_batch_fit_is_repeated_gradient_descent_steps():
@@ -49,7 +49,7 @@ def test_full_batch_fit_is_repeated_gradient_descent_steps():
     for _ in range(4):
         stepped.step(X, y, lr=0.1)
     fitted.fit(X, y, epochs=4, batch_size=None, optimizer=fastbp.SGD(0.1), shuffle=False)
-    np.testing.assert_allclose(fitted._theta, stepped._theta, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fitted.parameters, stepped.parameters, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -59,8 +59,8 @@ def test_same_seed_is_bitwise_reproducible_and_other_seeds_differ(dtype):
     for seed in (1, 1, 2):
         model = _classifier(dtype=dtype, dropout=0.3)
         model.fit(X, y, epochs=3, batch_size=16, seed=seed)
-        assert model._theta.dtype == np.dtype(dtype)
-        runs.setdefault(seed, []).append(model._theta.copy())
+        assert model.parameters.dtype == np.dtype(dtype)
+        runs.setdefault(seed, []).append(model.parameters.copy())
     np.testing.assert_array_equal(runs[1][0], runs[1][1])
     assert not np.array_equal(runs[1][0], runs[2][0])
 
@@ -115,7 +115,7 @@ def test_worked_example_7_learning_rates():
     with pytest.raises(fastbp.DivergenceError, match=r"diverged in epoch \d+.*smaller learning"):
         model.fit(*_line(), epochs=5000, batch_size=None, optimizer=fastbp.SGD(2.5 * limit),
                   shuffle=False)
-    assert np.all(np.isfinite(model._theta))
+    assert np.all(np.isfinite(model.parameters))
 
 
 def test_divergence_keeps_the_weights_of_the_last_finite_epoch():
@@ -129,7 +129,7 @@ def test_divergence_keeps_the_weights_of_the_last_finite_epoch():
     replay, _ = _fit_line(0.1, epochs=1)
     replay.fit(X, y, epochs=failed_epoch - 1, batch_size=None, optimizer=fastbp.SGD(limit_lr),
                shuffle=False)
-    np.testing.assert_array_equal(probe._theta, replay._theta)
+    np.testing.assert_array_equal(probe.parameters, replay.parameters)
 
 
 def test_early_stopping_restores_the_best_weights():
@@ -166,7 +166,7 @@ def test_keyboard_interrupt_stops_cleanly_with_the_last_completed_epoch(monkeypa
     reference.fit(X, y, epochs=2, seed=4)
 
     model = _classifier()
-    real = model._kernels.train_epoch
+    real = model.kernels.train_epoch
     calls = []
 
     def interrupted_on_third_epoch(*args):
@@ -180,7 +180,7 @@ def test_keyboard_interrupt_stops_cleanly_with_the_last_completed_epoch(monkeypa
     with pytest.warns(RuntimeWarning, match="interrupted after 2 completed epochs"):
         history = model.fit(X, y, epochs=10, seed=4)
     assert history.interrupted and history.epochs == 2
-    np.testing.assert_array_equal(model._theta, reference._theta)
+    np.testing.assert_array_equal(model.parameters, reference.parameters)
 
 
 class _Patched:
@@ -199,7 +199,7 @@ def test_optimizer_object_keeps_its_state_across_fits():
     twice.fit(X, y, epochs=2, batch_size=None, optimizer=adam, shuffle=False)
     twice.fit(X, y, epochs=2, batch_size=None, optimizer=adam, shuffle=False)
     assert adam.steps == 4
-    np.testing.assert_allclose(twice._theta, once._theta, rtol=1e-12)
+    np.testing.assert_allclose(twice.parameters, once.parameters, rtol=1e-12)
 
 
 def test_dropout_is_off_at_inference():
@@ -207,7 +207,7 @@ def test_dropout_is_off_at_inference():
     model = _classifier(dropout=0.5)
     model.fit(X, y, epochs=2, seed=0)
     plain = _classifier()
-    plain._theta[...] = model._theta
+    plain.set_parameters(model.parameters)
     np.testing.assert_array_equal(model.forward(X), plain.forward(X))
 
 

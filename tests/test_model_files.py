@@ -278,7 +278,7 @@ def test_pickle_round_trip_is_bitwise(dtype):
     # the layers are views of the unpickled parameter vector again: training moves them
     clone.fit(X, rng.integers(0, 3, 80), epochs=1, seed=0)
     assert not np.array_equal(clone.layers[0].W, model.layers[0].W)
-    assert np.shares_memory(clone.layers[0].W, clone._theta)
+    assert np.shares_memory(clone.layers[0].W, clone.parameters)
 
 
 # ---- what save refuses, and atomic writes -------------------------------------------------------

@@ -94,7 +94,7 @@ hyper = st.one_of(st.floats(1e-4, 1.0), st.sampled_from([0, -1.0, 0.0, np.nan, n
 
 
 def _state(model, optimizer=None):
-    state = [model._theta.copy(), model._samples_seen]
+    state = [model.parameters.copy(), model.samples_seen]
     if optimizer is not None:
         state += [optimizer.steps] + [a.copy() for a in (optimizer._state or ())]
     return state
@@ -120,13 +120,13 @@ def _call(check, model, optimizer, call):
     try:
         result = call()
     except fastbp.DivergenceError:
-        _finite(model._theta)  # training ran and stopped: the kept weights are finite
+        _finite(model.parameters)  # training ran and stopped: the kept weights are finite
         return
     except REFUSALS:
         _unchanged(before, _state(model, optimizer))
         return
     check(result)
-    _finite(model._theta)
+    _finite(model.parameters)
 
 
 @settings(max_examples=2500, **SETTINGS)

@@ -27,8 +27,8 @@ def _data(n=40, d=3, seed=0):
     return X, (X[:, 0] + X[:, 1] > 0).astype(int)
 
 
-def _theta(model):
-    return model._theta.copy()
+def _parameters(model):
+    return model.parameters.copy()
 
 
 # ---- concurrent inference ------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def test_an_all_zero_weight_batch_takes_no_step(backend):
     # the same as training on the other three batches alone
     reference.fit(X[10:], y[10:], epochs=2, batch_size=10, optimizer=fastbp.SGD(0.1),
                   shuffle=False)
-    np.testing.assert_array_equal(model._theta, reference._theta)
+    np.testing.assert_array_equal(model.parameters, reference.parameters)
     assert np.all(np.isfinite(history.loss))
 
 
@@ -105,29 +105,29 @@ def test_every_training_weight_zero_is_refused_before_training():
     X, y = _data(40)
     w = np.r_[np.zeros(30), np.ones(10)]
     model = S([D(3, 1)], dtype="float64", seed=0)
-    before = _theta(model)
+    before = _parameters(model)
     with pytest.raises(ValueError, match="sample weight"):
         model.fit(X, y, validation_split=0.25, sample_weight=w)
-    np.testing.assert_array_equal(model._theta, before)
+    np.testing.assert_array_equal(model.parameters, before)
 
 
 # ---- overflowing arguments ------------------------------------------------------------------------
 def test_step_with_a_learning_rate_beyond_float32_is_refused():
     X, y = _data()
     model = S([D(3, 1)], seed=0)
-    before = _theta(model)
+    before = _parameters(model)
     with pytest.raises(ValueError, match="lr"):
         model.step(X, y, lr=1e39)
-    np.testing.assert_array_equal(model._theta, before)
+    np.testing.assert_array_equal(model.parameters, before)
 
 
 def test_step_that_would_overflow_the_weights_is_refused():
     X, y = _data()
     model = S([D(3, 1)], seed=0)
-    before = _theta(model)
+    before = _parameters(model)
     with pytest.raises(ValueError, match="finite"):
         model.step(X, 1e30 * y, lr=1e30)
-    np.testing.assert_array_equal(model._theta, before)
+    np.testing.assert_array_equal(model.parameters, before)
 
 
 def test_loss_with_huge_sample_weights_equals_unweighted():
@@ -195,10 +195,10 @@ def test_failed_refit_keeps_classes():
 def test_reduce_on_plateau_without_validation_is_refused_before_training():
     X, y = _data()
     model = S([D(3, 1)], dtype="float64", seed=0)
-    before = _theta(model)
+    before = _parameters(model)
     with pytest.raises(ValueError, match="val_loss"):
         model.fit(X, y, schedule=schedules.ReduceLROnPlateau())
-    np.testing.assert_array_equal(model._theta, before)
+    np.testing.assert_array_equal(model.parameters, before)
 
 
 # ---- layers ------------------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def test_interrupt_during_validation_keeps_the_weights_history_reports(monkeypat
     original = fit_module.validation_metric
 
     def interrupting(*args):
-        snapshots.append(_theta(model))
+        snapshots.append(_parameters(model))
         if len(snapshots) == 3:
             raise KeyboardInterrupt
         return original(*args)
@@ -225,8 +225,8 @@ def test_interrupt_during_validation_keeps_the_weights_history_reports(monkeypat
     with pytest.warns(RuntimeWarning, match="2 completed epochs"):
         history = model.fit(X, y, epochs=5, batch_size=8, validation_split=0.25, seed=0)
     assert history.epochs == 2
-    np.testing.assert_array_equal(model._theta, snapshots[1])
-    assert model._samples_seen == 2 * 30
+    np.testing.assert_array_equal(model.parameters, snapshots[1])
+    assert model.samples_seen == 2 * 30
 
 
 def test_interrupt_inside_fits_cleanup_still_counts_the_samples(monkeypatch):
@@ -239,7 +239,7 @@ def test_interrupt_inside_fits_cleanup_still_counts_the_samples(monkeypatch):
     monkeypatch.setattr(fit_module.Progress, "close", interrupting)
     with pytest.raises(KeyboardInterrupt):
         model.fit(X, y, epochs=3, batch_size=8)
-    assert model._samples_seen == 3 * 40
+    assert model.samples_seen == 3 * 40
 
 
 # ---- copies ------------------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_fitted_sequential_copies(how):
     clone = pickle.loads(pickle.dumps(model)) if how == "pickle" else copy.deepcopy(model)
     np.testing.assert_array_equal(clone.forward(X), model.forward(X))
     clone.layers[0].W = np.zeros((3, 4))
-    assert np.all(clone._theta[:12] == 0) and not np.all(model.layers[0].W == 0)
+    assert np.all(clone.parameters[:12] == 0) and not np.all(model.layers[0].W == 0)
     clone.fit(X, y, epochs=1)
 
 

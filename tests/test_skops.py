@@ -47,7 +47,7 @@ def test_sequential_round_trip_is_bitwise(tmp_path, dtype):
     loaded = skops_support.load(tmp_path / "m.skops")
     assert_same_network(model, loaded)
     assert_bitwise(loaded.forward(X), model.forward(X))
-    assert np.shares_memory(loaded.layers[0].W, loaded._theta)
+    assert np.shares_memory(loaded.layers[0].W, loaded.parameters)
 
 
 def test_skops_refuses_fastbp_types_unless_trusted(tmp_path):

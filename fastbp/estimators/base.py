@@ -180,7 +180,7 @@ class BaseMLP(BaseEstimator):
             layers.append(layer)
         model = Sequential(layers, loss=OUTPUT_LOSS[self.out_activation_], dtype=dtype,
                            backend=self.backend, seed=0)
-        model._samples_seen = getattr(self, "t_", 0)  # invscaling's clock
+        model.samples_seen = getattr(self, "t_", 0)  # invscaling's clock
         return self._bind(model)
 
     def _check_coefs(self):
@@ -274,7 +274,7 @@ class BaseMLP(BaseEstimator):
             self._fit_lbfgs(model, X, Y, sample_weight)
         else:
             self._fit_stochastic(model, X, Y, sample_weight, stratify, incremental, random_state)
-        if not np.all(np.isfinite(model._theta)):
+        if not np.all(np.isfinite(model.parameters)):
             raise DivergenceError(NON_FINITE_WEIGHTS)
         return self
 
@@ -285,7 +285,7 @@ class BaseMLP(BaseEstimator):
         return alpha if sample_weight is None else alpha * n / float(np.sum(sample_weight))
 
     def _fit_lbfgs(self, model, X, Y, sample_weight):
-        X, Y, weight = model._prepared(X, Y, sample_weight)
+        X, Y, weight = model.prepare(X, Y, sample_weight)
         alpha = self._penalty(self.alpha, X.shape[0], sample_weight)
         self.loss_, self.n_iter_ = lbfgs.fit_lbfgs(model, X, Y, weight, alpha, self.max_iter,
                                                    self.max_fun, self.tol, bool(self.verbose))
@@ -360,8 +360,8 @@ class BaseMLP(BaseEstimator):
             # fit restored this call's best epoch; if none beat an earlier warm-start fit,
             # scikit-learn goes back to that fit's best weights
             if history.best_epoch is None and "_best_parameters" in self.__dict__:
-                self._model._set_parameters(self._best_parameters)
-            self._best_parameters = self._model._theta.copy()
+                self._model.set_parameters(self._best_parameters)
+            self._best_parameters = self._model.parameters.copy()
 
     # ---- prediction -------------------------------------------------------------------------
     def _forward(self, X):

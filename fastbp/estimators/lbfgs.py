@@ -8,8 +8,8 @@ import scipy.optimize
 
 def _weight_mask(model):
     """True at the flat positions of weights (penalised), False at biases."""
-    mask = np.zeros(model._theta.shape, bool)
-    for W, _ in model._views(mask):
+    mask = np.zeros(model.n_params, bool)
+    for W, _ in model.layer_views(mask):
         W[...] = True
     return mask
 
@@ -44,17 +44,17 @@ def fit_lbfgs(model, X, Y, weight, alpha, max_iter, max_fun, tol, verbose):
     is_weight = _weight_mask(model)
 
     def loss_and_gradient(theta):
-        model._set_parameters(theta.astype(model.dtype, copy=False))
-        loss, grad = model._loss_and_gradient(X, Y, weight)
+        model.set_parameters(theta.astype(model.dtype, copy=False))
+        loss, grad = model.loss_and_gradient(X, Y, weight)
         grad = grad.astype(np.float64)
         weights = np.where(is_weight, theta, 0.0)
         grad += penalty * weights
         return loss + 0.5 * penalty * float(weights @ weights), grad
 
     result = scipy.optimize.minimize(
-        loss_and_gradient, model._theta.astype(np.float64), method="L-BFGS-B", jac=True,
+        loss_and_gradient, model.parameters.astype(np.float64), method="L-BFGS-B", jac=True,
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol})
-    model._set_parameters(result.x.astype(model.dtype))
+    model.set_parameters(result.x.astype(model.dtype))
     if verbose:  # scipy >= 1.15 ignores its own 'disp'/'iprint' options: report here
         print(f"lbfgs: {result.nit} iterations, {result.nfev} evaluations, loss = {result.fun:.8f}"
               f" ({result.message})", flush=True)

@@ -100,7 +100,7 @@ def load(path, *, backend=None, return_optimizer=False):
     arrays = _arrays(data, layout)
     if kind == "sequential":
         model, optimizer = _build_network(layout.header, arrays, backend)
-        state.set_samples_seen(model, layout.header["samples_seen"])
+        model.samples_seen = layout.header["samples_seen"]
         return (model, optimizer) if return_optimizer else model
     return plan.build(arrays, backend)
 
@@ -180,7 +180,7 @@ def describe(obj, include_optimizer, optimizer):
             raise ValueError("a Sequential does not keep its optimizer: pass the one given to fit "
                              "as optimizer=")
         header, arrays = _common_header("sequential", obj, optimizer)
-        header["samples_seen"] = state.samples_seen(obj)
+        header["samples_seen"] = int(obj.samples_seen)
         return header, arrays
     if optimizer is not None:
         raise TypeError("optimizer= is for a Sequential; an estimator's own optimizer is saved "

@@ -1,9 +1,9 @@
 """The one module that reads and writes fastbp's private training state for the model file.
 
-Parameters are read through the layers' ``W``/``b``; what has no public face (a network's
-samples-seen clock, an optimizer's moment vectors, an estimator's label binarizer, optimizer,
-learning-rate schedule, stopping rule and early-stopping snapshot) is read and restored here only,
-so a change to those internals has one place to follow it.
+A network's parameters and samples-seen clock are public (``Sequential.parameters``,
+``samples_seen``); what has no public face (an optimizer's moment vectors, an estimator's label
+binarizer, optimizer, learning-rate schedule, stopping rule and early-stopping snapshot) is read
+and restored here only, so a change to those internals has one place to follow it.
 """
 
 import numpy as np
@@ -15,21 +15,6 @@ from .format import fail
 OPTIMIZER_CLASSES = {"sgd": SGD, "adam": Adam}
 #: Label types a classifier's LabelBinarizer may have learned.
 Y_TYPES = ("binary", "multiclass", "multilabel-indicator")
-
-
-# ---- Sequential ---------------------------------------------------------------------------------
-def samples_seen(model):
-    """Samples a :class:`~fastbp.Sequential` has trained on (the ``invscaling`` clock)."""
-    return int(model._samples_seen)
-
-
-def set_samples_seen(model, n):
-    model._samples_seen = n
-
-
-def flat_parameters(model):
-    """The model's flat parameter vector, shape (n_params,) (the layers' W and b are views)."""
-    return model._theta
 
 
 # ---- optimizers ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import DivergenceError
 from ..kernels import codes
-from ..kernels.records import Batches, Network, Penalty, TrainingState
+from ..kernels.records import Batches, Penalty, TrainingState
 from ..validation import (
     check_non_negative_float,
     check_positive_int,
@@ -52,7 +52,7 @@ def _split_validation(X, Y, w, validation_data, validation_split, model):
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
         Xv = check_X(validation_data[0], model.n_inputs, model.dtype)
-        Yv = check_y(validation_data[1], Xv.shape[0], model.n_outputs, model._loss_code,
+        Yv = check_y(validation_data[1], Xv.shape[0], model.n_outputs, model.network.loss,
                      model.dtype)
         return X, Y, w, (Xv, Yv)
     if not validation_split:
@@ -124,7 +124,7 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     epochs, alpha, l1, opt, schedule, stopper = _check_arguments(
         epochs, alpha, l1, optimizer, schedule, early_stopping, shuffle, verbose)
     X = check_X(X, model.n_inputs, model.dtype)
-    Y = check_y(y, X.shape[0], model.n_outputs, model._loss_code, model.dtype)
+    Y = check_y(y, X.shape[0], model.n_outputs, model.network.loss, model.dtype)
     w = check_sample_weight(sample_weight, X.shape[0], model.dtype)
     X, Y, w, validation = _split_validation(X, Y, w, validation_data, validation_split, model)
     if stopper is not None and stopper.needs_validation and validation is None:
@@ -144,25 +144,28 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
 def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stopper, shuffle, rng,
            alpha, l1, verbose):
     """The epochs of a checked ``fit`` call."""
-    k = model._kernels
+    k = model.kernels
     n = X.shape[0]
     dropout_seed = int(rng.integers(2**63))
     moments = opt._bind(model.n_params, model.dtype)
     # everything the epochs touch goes to the backend's memory once
-    theta, grad = k.to_device(model._theta), k.to_device(np.empty_like(model._theta))
+    # the epochs train a copy, handed to the model after each (a host backend's to_device would
+    # otherwise return the model's own vector, which only set_parameters writes)
+    theta = k.to_device(np.array(model.parameters))
+    grad = k.to_device(np.empty_like(model.parameters))
     state = TrainingState(theta, grad, *(k.to_device(moment) for moment in moments))
     Xd, Yd, wd = k.to_device(X), k.to_device(Y), k.to_device(w)
-    network = Network(model._dims, model._activation_codes, model._dropout, model._loss_code)
+    network = model.network
     penalty = Penalty(alpha, l1)
     ordered = np.arange(n, dtype=np.int64)
     ordered_runs = _batch_runs(w, batch_size)
-    params = model._views(theta)  # the weights being trained, where they are trained
+
     if validation is not None:
         Xv, Yv = validation
         validation_device = (k.to_device(Xv), k.to_device(Yv),
                              k.to_device(np.full(Xv.shape[0], 1 / Xv.shape[0], model.dtype)))
 
-    classifying = model._loss_code in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
+    classifying = network.loss in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
     history = History("accuracy" if classifying else "r2")
     progress = Progress(verbose, epochs)
     schedule.reset()
@@ -176,7 +179,7 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
                 k.to_host(state.moment_2).copy(), opt.steps)
 
     def restore(saved):
-        model._set_parameters(saved[0])
+        model.set_parameters(saved[0])
         for device, host in zip((theta, state.moment_1, state.moment_2), saved[:3]):
             k.copy_to_device(device, host)
         opt.steps = saved[3]
@@ -200,10 +203,9 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
 
     def finite_at(saved):
         """Whether the network's loss and output on the training data are finite at ``saved``."""
-        model._set_parameters(saved[0])
+        model.set_parameters(saved[0])
         with np.errstate(over="ignore", invalid="ignore"):  # what is being checked for
-            loss = model._loss(Xd, Yd, wd, model._device_parameters())
-        output = k.to_host(model._buffers_for(n).outs[-1])
+            loss, output = model.evaluate(Xd, Yd, wd)
         return math.isfinite(loss) and bool(np.all(np.isfinite(output)))
 
     def fall_back(done):
@@ -214,7 +216,7 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
         restore(saved[kept])
         return kept
 
-    samples_before = model._samples_seen
+    samples_before = model.samples_seen
     saved = {0: checkpoint()}  # completed epochs -> the state at their end
     best = None
     diverged = False
@@ -244,16 +246,16 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
                         progress.message(f"training diverged in epoch {epoch + 1}; {where} were "
                                          f"kept, and the epochs left are recorded as NaN")
                     else:
-                        model._set_parameters(k.to_host(theta))
+                        model.set_parameters(k.to_host(theta))
                 saved[epoch + 1] = checkpoint()
                 logs = {"epoch": epoch, "loss": loss, "lr": lr}
                 if validation is not None:
                     logs["val_loss"], logs["val_metric"] = (
                         (math.nan, math.nan) if diverged else
-                        _validate(model, validation_device, validation[1], params))
+                        _validate(model, validation_device, validation[1], theta))
                 logs["time"] = time.perf_counter() - start
                 _record(history, logs, validation is not None)  # commits the epoch
-                model._samples_seen = samples_before + n * history.epochs
+                model.samples_seen = samples_before + n * history.epochs
                 saved.pop(epoch - 1, None)
                 progress.epoch_end(logs)
                 schedule.update(epoch, logs)
@@ -276,7 +278,7 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
                           f"weights were kept", RuntimeWarning, stacklevel=4)
         finally:
             # most important first: a second Ctrl-C may land anywhere in here
-            model._samples_seen = samples_before + n * history.epochs
+            model.samples_seen = samples_before + n * history.epochs
             # the optimizer keeps its moments for the next fit, wherever this one computed them
             for host, device in zip(opt._state, (state.moment_1, state.moment_2)):
                 if device is not host:
@@ -284,17 +286,17 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
             progress.close()
 
     if best is not None:
-        model._set_parameters(best)
+        model.set_parameters(best)
         history.best_epoch = stopper.best_epoch
     return history
 
 
-def _validate(model, validation_device, Yv, params):
-    """Validation loss and metric at ``params`` (infinite where they overflow: recorded as such)."""
+def _validate(model, validation_device, Yv, parameters):
+    """Validation loss and metric at ``parameters`` (in the backend's memory; infinite where they
+    overflow: recorded as such)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        val_loss = model._loss(*validation_device, params)
-        output = model._kernels.to_host(model._buffers_for(Yv.shape[0]).outs[-1])
-        return val_loss, validation_metric(model._loss_code, output, Yv)
+        val_loss, output = model.evaluate(*validation_device, parameters)
+        return val_loss, validation_metric(model.network.loss, output, Yv)
 
 
 def _record(history, logs, validated):
