@@ -177,25 +177,31 @@ class Sequential:
         """Copy ``vector`` (shape ``(n_params,)``, in the layout of :attr:`parameters`) into the
         model's parameters: every layer's ``W`` and ``b``.
 
+        Values are rounded to the model's dtype and copied as they are, NaN and infinity included
+        (as a diverged optimiser may leave them); a finite value beyond the dtype's range is
+        refused rather than turned into infinity.
+
         Raises
         ------
         ValueError
-            If ``vector`` has another shape.
+            If ``vector`` has another shape, or a finite value overflows the model's dtype.
         TypeError
-            If it is not a real floating-point array, or would lose precision in the model's
-            dtype (float64 into a float32 model is allowed: the model's precision is the one
-            chosen).
+            If it is not a real numeric array.
         """
         if vector is self._theta:
             return
         vector = np.asarray(vector)
+        if vector.dtype.kind not in "biuf":
+            raise TypeError(f"parameters must be a real numeric array; got dtype {vector.dtype}")
         if vector.shape != self._theta.shape:
             raise ValueError(f"parameters must have shape {self._theta.shape}; got "
                              f"{vector.shape}")
-        if vector.dtype.kind != "f":
-            raise TypeError(f"parameters must be a floating-point array; got dtype "
-                            f"{vector.dtype}")
-        self._theta[...] = vector
+        with np.errstate(over="ignore"):  # reported just below
+            converted = vector.astype(self.dtype)
+        if not np.array_equal(np.isfinite(converted), np.isfinite(vector)):
+            raise ValueError(f"parameters hold finite values beyond the range of "
+                             f"{self.dtype.name}")
+        self._theta[...] = converted
 
     def layer_views(self, vector):
         """``[(W, b), ...]`` views of a vector in the layout of :attr:`parameters` (host or

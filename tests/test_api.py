@@ -257,3 +257,59 @@ def test_import_loads_neither_numba_nor_sklearn():
                             check=True)
     heavy = json.loads(result.stdout)
     assert not [m for m in heavy if m.split(".")[0] in ("numba", "sklearn", "llvmlite")], heavy
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_parameter_vector_is_the_layers_weights_in_order(backend):
+    model = mlp(backend=backend)
+    expected = np.concatenate([np.concatenate([layer.W.ravel(), layer.b])
+                               for layer in model.layers])
+    np.testing.assert_array_equal(model.parameters, expected)
+    assert model.parameters.shape == (model.n_params,)
+    with pytest.raises(ValueError, match="read-only"):
+        model.parameters[0] = 1.0  # changes go through set_parameters
+    for (W, b), layer in zip(model.layer_views(model.parameters), model.layers):
+        np.testing.assert_array_equal(W, layer.W)
+        np.testing.assert_array_equal(b, layer.b)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_set_parameters_changes_every_layer_and_the_output(backend):
+    model, other = mlp(backend=backend), mlp(backend=backend, seed=5)
+    X, _ = data()
+    model.set_parameters(other.parameters)
+    np.testing.assert_array_equal(model.layers[1].W, other.layers[1].W)
+    np.testing.assert_array_equal(model.forward(X), other.forward(X))
+    assert_close(model.forward(X), numpy_forward(other, X), 1e-12, "forward after set_parameters")
+
+
+def test_set_parameters_refuses_what_it_cannot_hold_and_changes_nothing():
+    model = mlp(dtype="float32")
+    before = model.parameters.copy()
+    P = model.n_params
+    with pytest.raises(ValueError, match=rf"must have shape \({P},\); got \({P + 1},\)"):
+        model.set_parameters(np.zeros(P + 1))
+    with pytest.raises(TypeError, match="real numeric array; got dtype <U1"):
+        model.set_parameters(np.full(P, "a"))
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        model.set_parameters(np.full(P, 1e300))
+    np.testing.assert_array_equal(model.parameters, before)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_evaluate_and_loss_and_gradient_agree_with_the_public_passes(backend):
+    model = mlp(backend=backend)
+    X, y = data()
+    prepared = model.prepare(X, y)
+    loss, output = model.evaluate(*prepared)
+    assert loss == model.loss(X, y)
+    np.testing.assert_array_equal(output, model.forward(X))
+    loss_again, gradient = model.loss_and_gradient(*prepared)
+    assert loss_again == loss
+    for (dW, db), (eW, eb) in zip(model.layer_views(gradient), model.gradients(X, y)):
+        np.testing.assert_array_equal(dW, eW)
+        np.testing.assert_array_equal(db, eb)
+    # evaluate at another parameter vector leaves the model's own alone
+    other = mlp(backend=backend, seed=9)
+    at_other, _ = model.evaluate(*prepared, model.kernels.to_device(np.array(other.parameters)))
+    assert at_other == other.loss(X, y) and loss == model.loss(X, y)
