@@ -7,6 +7,7 @@ penalty, optimizer update); Python only sees the epoch's loss.
 import math
 import time
 import warnings
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -136,14 +137,27 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
                          "the conversion to the model's dtype): no batch has anything to learn")
     n = X.shape[0]
     batch_size = n if batch_size is None else min(check_positive_int("batch_size", batch_size), n)
-    rng = np.random.default_rng(seed)
-    return _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stopper, shuffle,
-                  rng, alpha, l1, verbose)
+    plan = _Plan(epochs, batch_size, opt, schedule, stopper, bool(shuffle), Penalty(alpha, l1),
+                 verbose)
+    return _train(model, (X, Y, w, validation), plan, np.random.default_rng(seed))
 
 
-def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stopper, shuffle, rng,
-           alpha, l1, verbose):
-    """The epochs of a checked ``fit`` call."""
+class _Plan(NamedTuple):
+    """How a checked ``fit`` call trains."""
+    epochs: int
+    batch_size: int
+    optimizer: optimizers.Optimizer
+    schedule: schedules.Schedule
+    stopper: Optional[EarlyStopping]
+    shuffle: bool
+    penalty: Penalty
+    verbose: int
+
+
+def _train(model, data, plan, rng):
+    """The epochs of a checked ``fit`` call on ``data = (X, Y, w, validation)``."""
+    X, Y, w, validation = data
+    epochs, batch_size, opt, schedule, stopper, shuffle, penalty, verbose = plan
     k = model.kernels
     n = X.shape[0]
     dropout_seed = int(rng.integers(2**63))
@@ -156,7 +170,6 @@ def _train(model, X, Y, w, validation, epochs, batch_size, opt, schedule, stoppe
     state = TrainingState(theta, grad, *(k.to_device(moment) for moment in moments))
     Xd, Yd, wd = k.to_device(X), k.to_device(Y), k.to_device(w)
     network = model.network
-    penalty = Penalty(alpha, l1)
     ordered = np.arange(n, dtype=np.int64)
     ordered_runs = _batch_runs(w, batch_size)
 
