@@ -16,7 +16,9 @@ Conventions every backend follows:
   ``loss_forward`` / ``loss_backward`` (``1/n`` each for a plain mean, ``s_i / sum(s)`` for sample
   weights ``s``). Everything downstream of the loss gradient is a plain sum over the batch.
 * ``dense_backward`` overwrites its incoming gradient with ``delta = grad * act'(z)`` in place.
-* ``train_epoch`` runs a whole epoch inside the backend; callers enter ``training_session()``
-  around a whole training run (the CPU backend holds BLAS to one thread in it, because its epochs
-  split each batch across Numba's threads; see :mod:`fastbp.kernels.cpu_epoch`).
+* ``train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps_taken)`` runs a
+  whole epoch inside the backend, on the records of :mod:`fastbp.kernels.records`; callers enter
+  ``training_session()`` around a whole training run (the CPU backend holds BLAS to one thread in
+  it, because its epochs split each batch across threads; see :mod:`fastbp.kernels.cpu_epoch`).
+* The host-driven pass through the layers is :mod:`fastbp.kernels.layer_loop`, written once.
 """
