@@ -6,10 +6,42 @@ helper directly compiles to one external call, keeps the code of every caller sm
 is user-facing), and lets BLAS read a transposed operand in place instead of a copy.
 """
 
+import importlib.machinery
+import importlib.util
+import os
+import sys
+
 from numba import njit, types
 from numba.np.linalg import ensure_blas
 
-ensure_blas()  # SciPy's BLAS, which numba_xxgemm calls, must be importable
+_SCIPY_BLAS = "scipy.linalg.cython_blas"
+
+
+def _load_scipy_blas():
+    """Import SciPy's ``cython_blas``, the BLAS ``numba_xxgemm`` calls, without running
+    ``scipy/linalg/__init__.py`` first: that imports all of SciPy's linear algebra, 0.2-0.4 s of
+    every fresh process on this project's VM, for one extension module that needs none of it.
+
+    The module is registered under its own name, so Numba, threadpoolctl and a later
+    ``import scipy.linalg`` all find this one. Where the shortcut does not apply (SciPy laid out
+    otherwise), the plain import below does the work.
+    """
+    if _SCIPY_BLAS in sys.modules or "scipy.linalg" in sys.modules:
+        return
+    try:
+        import scipy
+
+        folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
+        spec = importlib.machinery.PathFinder.find_spec(_SCIPY_BLAS, [folder])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[_SCIPY_BLAS] = module
+        spec.loader.exec_module(module)
+    except Exception:  # noqa: BLE001  (any failure: leave it to the plain import)
+        sys.modules.pop(_SCIPY_BLAS, None)
+
+
+_load_scipy_blas()
+ensure_blas()  # SciPy's BLAS must be importable
 
 _xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
     types.char, types.char, types.char,        # kind, transa, transb

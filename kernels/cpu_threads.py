@@ -126,7 +126,7 @@ def pool(workers):
 def _blas():
     """threadpoolctl's handle on the BLAS libraries loaded, SciPy's (Numba's) among them."""
     if _state["blas"] is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS Numba calls, if not yet)
+        from . import cpu_blas  # noqa: F401  (loads the BLAS Numba calls, if not yet)
         from threadpoolctl import ThreadpoolController
         _state["blas"] = ThreadpoolController().select(user_api="blas")
     return _state["blas"]

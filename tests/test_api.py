@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -258,6 +259,27 @@ def test_import_loads_neither_numba_nor_sklearn():
     heavy = json.loads(result.stdout)
     assert not [m for m in heavy if m.split(".")[0] in ("numba", "sklearn", "llvmlite")], heavy
 
+
+
+def test_training_on_the_cpu_does_not_import_scipy_linalg():
+    """SciPy's BLAS is loaded on its own (kernels/cpu_blas.py), not through scipy.linalg's package,
+    which imports all of SciPy's linear algebra; a later import of that package still works."""
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import fastbp
+        model = fastbp.Sequential([fastbp.Dense(4, 8, "relu"), fastbp.Dense(8, 2, "softmax")],
+                                  loss="cross_entropy", seed=0)
+        X = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+        y = (X[:, 0] > 0).astype(int)
+        history = model.fit(X, y, epochs=5, batch_size=16, optimizer=fastbp.Adam(0.05), seed=0)
+        print(history.loss[-1] < history.loss[0], "scipy.linalg" in sys.modules)
+        import scipy.linalg
+        print(scipy.linalg.solve(np.eye(2) * 2, np.ones(2)).tolist())
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split("\n")[:2] == ["True False", "[0.5, 0.5]"]
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_parameter_vector_is_the_layers_weights_in_order(backend):
