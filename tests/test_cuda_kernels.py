@@ -501,7 +501,7 @@ def test_optimizer_state_survives_a_cuda_fit():
         adam = fastbp.Adam(0.01)
         for _ in range(2):
             model.fit(X, y, epochs=1, batch_size=None, optimizer=adam, shuffle=False)
-        thetas[backend] = model.parameters.copy(), [s.copy() for s in adam._state], adam.steps
+        thetas[backend] = model.parameters.copy(), [s.copy() for s in adam.moments], adam.steps
     (cpu_theta, cpu_state, cpu_steps), (cuda_theta, cuda_state, cuda_steps) = thetas.values()
     assert cuda_steps == cpu_steps == 2
     assert_close(cuda_theta, cpu_theta, 1e-12, "weights after two resumed fits")

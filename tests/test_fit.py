@@ -291,10 +291,10 @@ def test_divergence_also_restores_the_optimizer_state():
     model, _ = _fit_line(0.1, epochs=1)
     adam = fastbp.Adam(0.05)
     model.fit(X, y, epochs=3, batch_size=None, optimizer=adam, shuffle=False)
-    state, steps = [s.copy() for s in adam._state], adam.steps
+    state, steps = [s.copy() for s in adam.moments], adam.steps
     adam.lr = 1e200  # the next batch's squared error overflows, inside the first epoch
     with pytest.raises(fastbp.DivergenceError, match="in epoch 1:"):
         model.fit(X, y, epochs=3, batch_size=10, optimizer=adam, shuffle=False)
     assert adam.steps == steps
-    for kept, saved in zip(adam._state, state):
+    for kept, saved in zip(adam.moments, state):
         np.testing.assert_array_equal(kept, saved)

@@ -107,7 +107,7 @@ def test_sequential_resumed_training_is_bitwise_uninterrupted_training(tmp_path,
     resumed.fit(X, y, epochs=2, optimizer=opt_resumed, seed=12, **fit)
     assert_same_network(uninterrupted, resumed)
     assert opt_resumed.steps == opt.steps
-    for a, b in zip(opt._state, opt_resumed._state):
+    for a, b in zip(opt.moments, opt_resumed.moments):
         assert_bitwise(a, b, "optimizer state")
 
 

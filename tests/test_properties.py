@@ -96,7 +96,7 @@ hyper = st.one_of(st.floats(1e-4, 1.0), st.sampled_from([0, -1.0, 0.0, np.nan, n
 def _state(model, optimizer=None):
     state = [model.parameters.copy(), model.samples_seen]
     if optimizer is not None:
-        state += [optimizer.steps] + [a.copy() for a in (optimizer._state or ())]
+        state += [optimizer.steps] + [a.copy() for a in (optimizer.moments or ())]
     return state
 
 

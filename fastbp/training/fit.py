@@ -293,7 +293,7 @@ def _train(model, data, plan, rng):
             # most important first: a second Ctrl-C may land anywhere in here
             model.samples_seen = samples_before + n * history.epochs
             # the optimizer keeps its moments for the next fit, wherever this one computed them
-            for host, device in zip(opt._state, (state.moment_1, state.moment_2)):
+            for host, device in zip(opt._moments, (state.moment_1, state.moment_2)):
                 if device is not host:
                     host[...] = k.to_host(device)
             progress.close()

@@ -20,19 +20,31 @@ class Optimizer:
     def __init__(self, lr):
         self.lr = check_positive_float("lr", lr)
         self.steps = 0
-        self._state = None
+        self._moments = None
 
     def _bind(self, n_params, dtype):
         """Zero state for a parameter vector of ``n_params`` in ``dtype`` unless it already fits."""
-        if self._state is None or self._state[0].shape != (n_params,) or \
-                self._state[0].dtype != dtype:
-            self._state = (np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+        if self._moments is None or self._moments[0].shape != (n_params,) or \
+                self._moments[0].dtype != dtype:
+            self._moments = (np.zeros(n_params, dtype), np.zeros(n_params, dtype))
             self.steps = 0
-        return self._state
+        return self._moments
+
+    @property
+    def moments(self):
+        """The optimizer's state: two vectors of shape ``(n_params,)`` (SGD's velocity and an
+        unused second; Adam's first and second moments), or None before its first fit. Read-only
+        views; :meth:`reset` forgets them."""
+        if self._moments is None:
+            return None
+        views = tuple(moment.view() for moment in self._moments)
+        for view in views:
+            view.flags.writeable = False
+        return views
 
     def reset(self):
         """Forget the accumulated state (moments, velocity, step count)."""
-        self._state = None
+        self._moments = None
         self.steps = 0
 
     def settings(self, lr):
