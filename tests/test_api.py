@@ -249,11 +249,13 @@ def test_initialisation_bounds(activation, init, bound):
 
 
 def test_import_loads_neither_numba_nor_sklearn():
-    """The structural half of the 'import fastbp under 1 s' target (no timings in tests/)."""
+    """The structural half of the 'import fastbp under 1 s' target (no timings in tests/); Dask
+    only with ``fastbp.dask``."""
     code = ("import json, sys; import fastbp; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('numba', 'sklearn', 'scipy', 'llvmlite'))))")
+            "('numba', 'sklearn', 'scipy', 'llvmlite', 'dask', 'distributed', 'dask_ml'))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     heavy = json.loads(result.stdout)
-    assert not [m for m in heavy if m.split(".")[0] in ("numba", "sklearn", "llvmlite")], heavy
+    assert not [m for m in heavy if m.split(".")[0] in ("numba", "sklearn", "llvmlite", "dask",
+                                                        "distributed", "dask_ml")], heavy

@@ -150,10 +150,8 @@ class DaskMLP(BaseEstimator):
             sample_weight = inputs.aligned(
                 X, inputs.as_array(sample_weight, "sample_weight", (1,)), "sample_weight")
         local, random_state = self._start(client, X, y, names)
-        futures = [f for f, rows in zip(inputs.partitions(client, X, y, sample_weight),
-                                        X.chunks[0]) if rows > 0]
-        results(client, futures, list(client.nthreads()), self.timeout, "loading the partitions")
-        by_worker = inputs.group_by_worker(client, futures)
+        arrays = [X, y] if sample_weight is None else [X, y, sample_weight]
+        by_worker = inputs.located(client, arrays, self.timeout)
         worker_copy = copy.deepcopy(local)
         worker_copy.__dict__.pop("feature_names_in_", None)  # the workers see arrays, not frames
         cluster = Cluster(client, by_worker, worker_copy, self.timeout)
@@ -161,7 +159,6 @@ class DaskMLP(BaseEstimator):
             self._train(cluster, local, random_state)
         finally:
             cluster.close()
-            del futures
         return self
 
     def _plan(self, local, cluster, random_state):

@@ -38,7 +38,7 @@ def as_array(value, name, ndims, lengths=True):
     import dask.array as da
 
     if isinstance(value, _dataframe_types()):
-        value = value.to_dask_array(lengths=lengths)
+        value = value.to_dask_array(lengths=True if lengths else None)
     elif not isinstance(value, da.Array):
         raise TypeError(f"{name} must be a dask.array.Array or a dask DataFrame/Series "
                         f"partitioned by rows; got {_named(value)} (wrap an in-memory array with "
@@ -71,44 +71,49 @@ def aligned(X, other, name):
     return other
 
 
-def _together(*arrays):
-    return arrays
+def _flat_keys(array):
+    """An array's chunk keys in row order (it has one chunk along its other dimensions)."""
+    keys = array.__dask_keys__()
+    while keys and isinstance(keys[0], list):
+        keys = [k for sub in keys for k in sub]
+    return keys
 
 
-def partitions(client, X, y, sample_weight):
-    """Each row partition as one future of ``(X, y, sample_weight)``, computed where Dask places
-    it (next to its rows); no rows go to the client.
+def located(client, arrays, timeout):
+    """Persist ``arrays`` (a no-op for arrays already persisted) and group their row chunks by
+    the worker holding the chunk of the first array; no rows go to the client.
 
     Parameters
     ----------
     client : distributed.Client
-    X : dask.array.Array of shape (n, n_features)
-    y : dask.array.Array of shape (n,) or (n, n_outputs)
-    sample_weight : dask.array.Array of shape (n,) or None
-        Both in the row chunks of ``X`` (:func:`aligned`).
+    arrays : list of dask.array.Array
+        ``X`` first, then targets and weights, all in the row chunks of ``X`` (:func:`aligned`).
+    timeout : float
+        Seconds to wait for the chunks to be computed.
 
     Returns
     -------
-    list of distributed.Future
-        In row order.
+    dict
+        Worker address -> list of tuples of futures, one tuple ``(X, y, ...)`` per row chunk
+        of ``X`` with rows, in row order; workers in the order of their first chunk, so the same
+        placement always gives the same grouping.
     """
-    import dask
+    from distributed import futures_of
 
-    X_parts, y_parts = X.to_delayed().ravel(), y.to_delayed().ravel()
-    w_parts = [None] * len(X_parts) if sample_weight is None else \
-        sample_weight.to_delayed().ravel()
-    return client.compute([dask.delayed(_together)(xp, yp, wp)
-                           for xp, yp, wp in zip(X_parts, y_parts, w_parts)])
+    from .waiting import results
 
-
-def group_by_worker(client, futures):
-    """Worker address -> the futures (finished) it holds, in their order; workers in the order of
-    their first future, so the same placement always gives the same grouping."""
-    holders = client.who_has(futures)
+    persisted = client.persist(arrays)
+    by_key = {future.key: future for array in persisted for future in futures_of(array)}
+    rows = [[by_key[key] for key in _flat_keys(array)] for array in persisted]
+    results(client, [f for column in rows for f in column], list(client.nthreads()), timeout,
+            "computing the rows")
+    holders = client.who_has(rows[0])
     by_worker = defaultdict(list)
-    for future in futures:
-        workers = sorted(holders.get(future.key, ()))
-        if not workers:
-            raise RuntimeError(f"no worker holds partition {future.key} any more")
-        by_worker[workers[0]].append(future)
+    for i, n in enumerate(persisted[0].chunks[0]):
+        if n == 0:
+            continue
+        where = sorted(holders.get(rows[0][i].key, ()))
+        if not where:
+            raise RuntimeError(f"no worker holds row chunk {i} of X any more")
+        by_worker[where[0]].append(tuple(column[i] for column in rows))
     return dict(by_worker)

@@ -52,7 +52,7 @@ class Cluster:
     ----------
     client : distributed.Client
     by_worker : dict
-        Worker address -> futures of its partitions (:func:`~.collections.group_by_worker`).
+        Worker address -> its row chunks, as tuples of futures (:func:`~.inputs.located`).
     estimator : MLPClassifier or MLPRegressor
         Initialised by the client; each worker gets a copy.
     timeout : float

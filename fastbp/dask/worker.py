@@ -48,9 +48,9 @@ def make_shard(estimator, *parts):
     ----------
     estimator : MLPClassifier or MLPRegressor
         Initialised (network, classes and features set) by the client.
-    *parts : tuple of (X, y, sample_weight or None)
-        The partitions this worker holds; X of shape (m, n_features), y of shape (m,) or
-        (m, n_outputs).
+    *parts : tuple of (X, y) or (X, y, sample_weight)
+        The row chunks this worker holds; X of shape (m, n_features), y of shape (m,) or
+        (m, n_outputs), sample_weight of shape (m,).
 
     Returns
     -------
@@ -58,7 +58,7 @@ def make_shard(estimator, *parts):
     """
     X = np.concatenate([part[0] for part in parts])
     y = np.concatenate([np.asarray(part[1]) for part in parts])
-    weights = None if parts[0][2] is None else np.concatenate([part[2] for part in parts])
+    weights = np.concatenate([part[2] for part in parts]) if len(parts[0]) == 3 else None
     X, Y, weights, _ = estimator._validate_training_data(X, y, weights, incremental=True,
                                                          reset=False)
     if weights is not None and np.any(weights < 0):
