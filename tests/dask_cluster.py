@@ -5,8 +5,6 @@ Test modules import this by name (``from dask_cluster import ...``), as they imp
 
 import contextlib
 
-import numpy as np
-
 #: Worker environment of every test cluster: Numba's ``workqueue`` threading layer, the one that
 #: aborts a process when two threads enter Numba parallel regions at once (fastbp must never enter
 #: one), and one Numba thread, the cluster setting the README gives for the local estimators.
@@ -29,6 +27,19 @@ def local_cluster(n_workers, threads_per_worker):
                       env=WORKER_ENV) as cluster, Client(cluster) as client:
         client.wait_for_workers(n_workers, timeout=60)
         yield client
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run local fits as a single-threaded Dask task runs them: one epoch thread, and BLAS on one
+    thread (as Dask's nanny sets it in worker processes; an OpenBLAS of several threads splits a
+    large GEMM's sums differently)."""
+    from threadpoolctl import threadpool_limits
+
+    from fastbp.kernels.cpu_threads import thread_budget
+
+    with thread_budget(1), threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def placed(client, array, chunk_rows, workers):

@@ -3,7 +3,7 @@
 The oracle is always a local fit on the same rows. With one worker the weights must be bitwise
 equal: the worker visits the same rows in the same order (worker 0 shuffles with the local fit's
 seed), runs the same compiled epoch on the same thread count (one: the worker's budget here, and
-``thread_budget(1)`` for the local fit), and the average of one worker's state is that state
+``dask_cluster.one_thread`` for the local fit, BLAS included), and the average of one worker's state is that state
 itself, untouched.
 """
 
@@ -14,14 +14,13 @@ import pytest
 
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 
-import dask.array as da  # noqa: E402
-from dask_cluster import local_cluster, placed  # noqa: E402
-from sklearn.datasets import make_classification, make_regression  # noqa: E402
-from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+import dask.array as da
+from dask_cluster import local_cluster, one_thread, placed
+from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
 
-import fastbp  # noqa: E402
-from fastbp.dask import DaskMLPClassifier, DaskMLPRegressor  # noqa: E402
-from fastbp.kernels.cpu_threads import thread_budget  # noqa: E402
+import fastbp
+from fastbp.dask import DaskMLPClassifier, DaskMLPRegressor
 
 SMALL = {"hidden_layer_sizes": (16,), "batch_size": 50, "random_state": 0}
 
@@ -51,7 +50,7 @@ def fit_quietly(estimator, *args, **kwargs):
 
 
 def local_fit(estimator, *args, **kwargs):
-    with thread_budget(1):
+    with one_thread():
         return fit_quietly(estimator, *args, **kwargs)
 
 
