@@ -34,9 +34,8 @@ def one_thread():
     """Run local fits as a single-threaded Dask task runs them: one epoch thread, and BLAS on one
     thread (as Dask's nanny sets it in worker processes; an OpenBLAS of several threads splits a
     large GEMM's sums differently)."""
-    from threadpoolctl import threadpool_limits
-
     from fastbp.kernels.cpu_threads import thread_budget
+    from threadpoolctl import threadpool_limits
 
     with thread_budget(1), threadpool_limits(limits=1, user_api="blas"):
         yield

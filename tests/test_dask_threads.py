@@ -37,10 +37,10 @@ def data():
 
 def _hold(seconds):
     """On a worker: take a thread budget, keep it ``seconds``; returns what was granted."""
+    from fastbp.kernels.cpu_threads import thread_count
     from threadpoolctl import threadpool_info
 
     from fastbp.dask.threads import worker_threads
-    from fastbp.kernels.cpu_threads import thread_count
 
     with worker_threads(timeout=30) as threads:
         start = time.monotonic()

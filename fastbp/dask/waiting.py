@@ -28,6 +28,17 @@ class WorkerLostError(RuntimeError):
         self.workers = list(workers)
 
 
+def _cancelled():
+    """The exceptions ``distributed.wait`` raises for futures the scheduler cancelled."""
+    from concurrent.futures import CancelledError
+
+    try:
+        from distributed.client import FuturesCancelledError
+    except ImportError:  # distributed before 2024.11 raised CancelledError itself
+        return (CancelledError,)
+    return (CancelledError, FuturesCancelledError)
+
+
 def _lost(client, workers):
     alive = client.nthreads()
     return [worker for worker in workers if worker not in alive]
@@ -64,14 +75,19 @@ def results(client, futures, workers, timeout, doing):
     try:
         while True:
             left = deadline - time.monotonic()
+            dropped = None
             try:
                 wait(futures, timeout=max(0.0, min(POLL_SECONDS, left)))
             except TimeoutError:
                 pass
+            except _cancelled() as error:  # the scheduler forgot a task, as it does when the
+                dropped = error            # worker a pinned task waits for has gone
             lost = _lost(client, workers)
             if lost:
                 raise WorkerLostError(f"worker {', '.join(lost)} left the cluster during "
                                       f"{doing}", lost)
+            if dropped is not None:
+                raise WorkerLostError(f"the scheduler dropped a task of {doing} ({dropped})", [])
             failed = [future for future in futures if future.status == "error"]
             if failed:
                 failed[0].result()  # raises the task's own exception
