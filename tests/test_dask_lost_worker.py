@@ -48,7 +48,7 @@ def test_killed_worker_ends_the_fit_and_warm_start_continues(client):
     # rows Dask can compute again from their graph once their worker is gone
     Xd, yd = client.persist([da.from_array(X, chunks=500), da.from_array(y, chunks=500)])
     wait([Xd, yd], timeout=60)
-    victim = sorted(client.who_has(futures_of(Xd))[Xd.__dask_keys__()[0][0]])[0]
+    victim = min(client.who_has(futures_of(Xd))[Xd.__dask_keys__()[0][0]])
     pid = client.run(os.getpid, workers=[victim])[victim]
     killed = threading.Event()
     killer = threading.Thread(target=_kill_while_training, args=(client, victim, pid, killed))

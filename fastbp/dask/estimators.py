@@ -52,7 +52,9 @@ DASK_NOTES = """
 
     If a worker holding rows leaves during a fit, :class:`fastbp.dask.WorkerLostError` is raised
     (within about a second) and the estimator keeps the weights synchronised at the end of the
-    last completed round: ``warm_start=True`` continues from them on the workers that remain.
+    last completed round: ``warm_start=True`` continues from them on the workers that remain
+    (Dask computes the lost rows again where their graph allows). A wait longer than ``timeout``
+    raises ``TimeoutError`` the same way. No wait of a fit is unbounded.
 """
 
 
@@ -212,12 +214,15 @@ class DaskMLP(BaseEstimator):
         except DivergenceError as error:
             self._keep(local, cluster, history, n)
             raise DivergenceError(f"{NON_FINITE_WEIGHTS} ({error})") from error
-        except WorkerLostError as error:
+        except (WorkerLostError, TimeoutError) as error:
             self._keep(local, cluster, history, n)
-            raise WorkerLostError(
-                f"{error}; the estimator keeps the weights synchronised after the last round "
-                f"completed ({history.epochs} whole epochs): fit again with warm_start=True to "
-                f"continue on the workers that remain", error.workers) from error
+            kept = (f"{error}; the estimator keeps the weights synchronised after the last round "
+                    f"completed ({history.epochs} whole epochs): fit again with warm_start=True "
+                    f"to continue from them")
+            if isinstance(error, WorkerLostError):
+                raise WorkerLostError(f"{kept} on the workers that remain",
+                                      error.workers) from error
+            raise TimeoutError(kept) from error
         self._keep(local, cluster, history, n)
         if not history.stopped_early and history.epochs == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
