@@ -186,6 +186,11 @@ def test_refused_settings_and_inputs(client, workers, classes3):
         DaskMLPClassifier(client=client).fit(Xd[:, 0], yd)
     with pytest.raises(ValueError, match="sync_every"):
         DaskMLPClassifier(sync_every=0, client=client).fit(Xd, yd)
+    with pytest.raises(TypeError, match="sample_weight must be a dask"):
+        DaskMLPClassifier(client=client).fit(Xd, yd, sample_weight=np.ones(1200))
+    # refused on the workers, by the local estimator's own checks, and raised here
+    with pytest.raises(ValueError, match="poisson' needs non-negative targets"):
+        DaskMLPRegressor(loss="poisson", client=client).fit(Xd, Xd[:, 0])
     with pytest.raises(ValueError, match="X has 11 features"):
         fit_quietly(DaskMLPClassifier(**SMALL, max_iter=1, client=client), Xd, yd) \
             .predict(Xd[:, :11])
