@@ -15,8 +15,10 @@ training and takes it back afterwards:
 
 So the epoch threads of all fastbp tasks in a worker process, plus the worker's other running
 tasks, never exceed ``nthreads``, and at most one epoch in the process runs on several threads at
-a time (two multi-threaded epochs would queue behind each other on the epoch thread pool of
-:mod:`fastbp.kernels.cpu_threads`). BLAS is held to one thread in the whole worker process, as
+a time. Two would share the epoch thread pool of :mod:`fastbp.kernels.cpu_threads`, whose threads
+take work in the order it arrives: two epochs of two threads each would take turns, and two of
+three or more, handing out their work at the same moment, could each hold a pool thread that
+waits for work queued behind the other's, for ever. BLAS is held to one thread in the whole worker process, as
 Dask's nanny does through ``OPENBLAS_NUM_THREADS``: an epoch calls BLAS from each of its threads.
 fastbp runs no Numba parallel region, so no Numba threading layer (``workqueue`` included) is ever
 entered, by one task or by several at once.
