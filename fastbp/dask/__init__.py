@@ -8,7 +8,8 @@ tools: dask-ml's ``Incremental`` and ``ParallelPostFit``, and scikit-learn's sea
 ``import fastbp`` does not.
 """
 
-from .estimators import DaskMLPClassifier, DaskMLPRegressor
+from .classifier import DaskMLPClassifier
+from .regressor import DaskMLPRegressor
 from .waiting import POLL_SECONDS, WorkerLostError
 
 __all__ = ["POLL_SECONDS", "DaskMLPClassifier", "DaskMLPRegressor", "WorkerLostError"]

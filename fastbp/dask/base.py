@@ -1,25 +1,22 @@
-"""``DaskMLPClassifier`` and ``DaskMLPRegressor``: the local estimators trained data-parallel on a
-Dask cluster, their rows left on the workers."""
+"""What the Dask estimators share: parameters, the fit on the workers, prediction."""
 
 import copy
 import numbers
 import warnings
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import DivergenceError
-from ..estimators import MLPClassifier, MLPRegressor
-from ..estimators.base import NON_FINITE_WEIGHTS, PARAMETERS_DOC, store_parameters
+from ..estimators.base import NON_FINITE_WEIGHTS
 from ..training.history import History
 from . import inputs, predict
 from .rounds import Cluster, Epochs, initial_state, timed
-from .waiting import WorkerLostError, results
+from .waiting import WorkerLostError
 
 #: Parameters of the Dask estimators that the local ones do not have.
 DASK_PARAMETERS = ("client", "sync_every", "timeout")
@@ -287,173 +284,9 @@ class DaskMLP(BaseEstimator):
         return self.predict(X), y, sample_weight
 
 
-class DaskMLPClassifier(ClassifierMixin, DaskMLP):
-    __doc__ = f"""Multi-layer perceptron classifier trained data-parallel on a Dask cluster.
-
-    The parameters of :class:`fastbp.MLPClassifier`, plus those of the cluster. ``fit`` takes
-    Dask arrays or DataFrames partitioned by rows and leaves the rows on the workers;
-    ``predict``, ``predict_proba`` and ``score`` run on the workers and return Dask arrays.
-    ``to_local()`` gives the fitted :class:`fastbp.MLPClassifier`.
-
-    Parameters
-    ----------{PARAMETERS_DOC}
-    class_weight : dict, 'balanced' or None, default=None
-        'balanced' is computed from the class counts of all of ``y``.
-{DASK_PARAMETERS_DOC}
-    Attributes
-    ----------
-    classes_, coefs_, intercepts_, loss_, loss_curve_, best_loss_, n_iter_, t_,
-    n_features_in_, feature_names_in_, n_layers_, n_outputs_, out_activation_
-        As :class:`fastbp.MLPClassifier`'s.
-    workers_ : list of str
-        The workers that trained, in the order of their first partition.
-    rows_per_worker_ : list of int
-    bytes_per_round_ : list of (int, int)
-        Per round, the bytes of weights and moments sent to each worker and received from it.
-    epoch_seconds_ : list of float
-        Wall-clock seconds of each epoch.
-
-    Notes
-    -----{DASK_NOTES}
-    ``y`` must hold one label per row (binary or multiclass); multilabel targets are refused.
-    """
-
-    _local_class = MLPClassifier
-    _parameter_constraints: dict = {
-        **MLPClassifier._parameter_constraints,
-        "client": "no_validation",
-        "sync_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
-        "timeout": [Interval(numbers.Real, 0, None, closed="neither")],
-    }
-
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None, backend="cpu", dropout=0.0, validation=False, class_weight=None,
-                 client=None, sync_every=None, timeout=600.0):
-        store_parameters(self, locals())
-
-    def _targets(self, y):
-        y = inputs.as_array(y, "y", (1, 2))
-        if y.ndim == 2:
-            if y.shape[1] != 1:
-                raise ValueError(f"{type(self).__name__} takes one label per row; got y of "
-                                 f"shape {y.shape} (multilabel targets: use MLPClassifier)")
-            y = y[:, 0]
-        return y
-
-    def _learn_targets(self, client, local, y):
-        import dask.array as da
-
-        unique = client.compute(list(da.unique(y, return_counts=True)))
-        classes, counts = results(client, unique, list(client.nthreads()), self.timeout,
-                                  "finding the classes")
-        if hasattr(local, "classes_") and not np.array_equal(classes, local.classes_):
-            raise ValueError(f"warm_start can only be used where `y` has the same classes as "
-                             f"in the previous call to fit. Previously got {local.classes_}, "
-                             f"`y` has {classes}")
-        local._label_binarizer = LabelBinarizer().fit(classes)
-        local.classes_ = local._label_binarizer.classes_
-        if self.class_weight == "balanced":
-            # scikit-learn's 'balanced' weights, from the counts of every row
-            weights = counts.sum() / (len(classes) * counts.astype(np.float64))
-            local.class_weight = dict(zip(classes.tolist(), weights.tolist()))
-        return local._label_binarizer.transform(classes[:1]).shape[1]
-
-    def _keep(self, local, cluster, history, n):
-        local.class_weight = self.class_weight  # 'balanced' was turned into a dict for the shards
-        super()._keep(local, cluster, history, n)
-
-    def predict_proba(self, X):
-        """Class probabilities on the workers, lazily, columns in the order of ``classes_``.
-
-        Parameters
-        ----------
-        X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
-
-        Returns
-        -------
-        dask.array.Array of shape (n_samples, n_classes)
-        """
-        check_is_fitted(self)
-        return predict.blocks(self._local, X, "predict_proba")
-
-    def score(self, X, y, sample_weight=None):
-        """Mean accuracy, computed on the workers.
-
-        Parameters
-        ----------
-        X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
-        y : dask.array.Array or dask.dataframe.Series of shape (n_samples,)
-        sample_weight : dask.array.Array of shape (n_samples,), optional
-
-        Returns
-        -------
-        dask.array.Array of shape ()
-            ``.compute()`` gives the float.
-        """
-        return predict.accuracy(*self._score_inputs(X, y, sample_weight))
-
-
-class DaskMLPRegressor(RegressorMixin, DaskMLP):
-    __doc__ = f"""Multi-layer perceptron regressor trained data-parallel on a Dask cluster.
-
-    The parameters of :class:`fastbp.MLPRegressor`, plus those of the cluster; see
-    :class:`DaskMLPClassifier` for the rest.
-
-    Parameters
-    ----------
-    loss : {{'squared_error', 'poisson'}}, default='squared_error'{PARAMETERS_DOC}
-{DASK_PARAMETERS_DOC}
-    Attributes
-    ----------
-    coefs_, intercepts_, loss_, loss_curve_, best_loss_, n_iter_, t_, n_features_in_,
-    feature_names_in_, n_layers_, n_outputs_, out_activation_
-        As :class:`fastbp.MLPRegressor`'s.
-    workers_, rows_per_worker_, bytes_per_round_, epoch_seconds_
-        As :class:`DaskMLPClassifier`'s.
-
-    Notes
-    -----{DASK_NOTES}"""
-
-    _local_class = MLPRegressor
-    _parameter_constraints: dict = {
-        **MLPRegressor._parameter_constraints,
-        "client": "no_validation",
-        "sync_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
-        "timeout": [Interval(numbers.Real, 0, None, closed="neither")],
-    }
-
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dtype=None, backend="cpu", dropout=0.0, validation=False, client=None,
-                 sync_every=None, timeout=600.0):
-        store_parameters(self, locals())
-
-    def _targets(self, y):
-        return inputs.as_array(y, "y", (1, 2))
-
-    def _learn_targets(self, client, local, y):
-        return 1 if y.ndim == 1 else y.shape[1]
-
-    def score(self, X, y, sample_weight=None):
-        """R^2 (averaged over outputs), computed on the workers.
-
-        Parameters
-        ----------
-        X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
-        y : dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
-        sample_weight : dask.array.Array of shape (n_samples,), optional
-
-        Returns
-        -------
-        dask.array.Array of shape ()
-        """
-        return predict.r2(*self._score_inputs(X, y, sample_weight))
+def dask_constraints(local_class):
+    """The local estimator's parameter constraints plus the Dask estimators' own."""
+    return {**local_class._parameter_constraints,
+            "client": "no_validation",
+            "sync_every": [None, Interval(numbers.Integral, 1, None, closed="left")],
+            "timeout": [Interval(numbers.Real, 0, None, closed="neither")]}
