@@ -41,6 +41,7 @@ SPIN_SECONDS = 0.002
 _state = {"blas": None, "blas_limit_holds": None, "pool": []}
 _pool_lock = threading.Lock()
 _held = threading.local()  # the thread count granted by an enclosing training_session, per thread
+_budget = threading.local()  # the thread count set by an enclosing thread_budget, per thread
 
 
 def _wait_briefly_then_sleep(ready, sleep):
@@ -164,13 +165,41 @@ def training_session():
             _held.threads = 0
 
 
+@contextmanager
+def thread_budget(threads):
+    """Context in which epochs started by the calling thread use ``threads`` threads (where BLAS
+    can be held to one), whatever Numba's setting says.
+
+    For a caller that owns a share of the cores, such as a task on a Dask worker
+    (:mod:`fastbp.dask`): Numba's setting is one figure for the whole process, and
+    ``numba.set_num_threads`` would start Numba's own pool just to record it.
+
+    Parameters
+    ----------
+    threads : int
+        At least 1.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
+    previous = getattr(_budget, "threads", None)
+    _budget.threads = threads
+    try:
+        yield
+    finally:
+        _budget.threads = previous
+
+
 def thread_count():
-    """Threads an epoch may use: ``numba.get_num_threads()``, the knob users set with
-    ``numba.set_num_threads`` or ``NUMBA_NUM_THREADS``.
+    """Threads an epoch may use: the calling thread's :func:`thread_budget` inside one, else
+    ``numba.get_num_threads()``, the knob users set with ``numba.set_num_threads`` or
+    ``NUMBA_NUM_THREADS``.
 
     Reading it starts Numba's own thread pool (the epoch does not use it), so until something
     has started that pool, the number it would report is read from Numba's configuration instead.
     """
+    budget = getattr(_budget, "threads", None)
+    if budget is not None:
+        return budget
     from numba.np.ufunc import parallel
 
     if getattr(parallel, "_is_initialized", False):

@@ -250,15 +250,16 @@ def test_initialisation_bounds(activation, init, bound):
 
 
 def test_import_loads_neither_numba_nor_sklearn():
-    """The structural half of the 'import fastbp under 1 s' target (no timings in tests/)."""
+    """The structural half of the 'import fastbp under 1 s' target (no timings in tests/); Dask
+    only with ``fastbp.dask``."""
     code = ("import json, sys; import fastbp; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('numba', 'sklearn', 'scipy', 'llvmlite'))))")
+            "('numba', 'sklearn', 'scipy', 'llvmlite', 'dask', 'distributed', 'dask_ml'))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     heavy = json.loads(result.stdout)
-    assert not [m for m in heavy if m.split(".")[0] in ("numba", "sklearn", "llvmlite")], heavy
-
+    assert not [m for m in heavy if m.split(".")[0] in ("numba", "sklearn", "llvmlite", "dask",
+                                                        "distributed", "dask_ml")], heavy
 
 
 def test_training_on_the_cpu_does_not_import_scipy_linalg():
@@ -280,6 +281,7 @@ def test_training_on_the_cpu_does_not_import_scipy_linalg():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.split("\n")[:2] == ["True False", "[0.5, 0.5]"]
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_the_parameter_vector_is_the_layers_weights_in_order(backend):

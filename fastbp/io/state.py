@@ -1,10 +1,10 @@
 """The one module that reads and writes fastbp's private training state for the model file.
 
-A network's parameters and samples-seen clock and an optimizer's moments are public
-(``Sequential.parameters``, ``samples_seen``, ``Optimizer.moments``); an optimizer's moments are
-restored, and what has no public face (an estimator's label binarizer, optimizer, learning-rate
-schedule, stopping rule and early-stopping snapshot) read and restored, here only, so a change to
-those internals has one place to follow it.
+A network's parameters and samples-seen clock and an optimizer's state are public
+(``Sequential.parameters``, ``samples_seen``, ``Optimizer.moments``, ``set_state``); what has no
+public face (an estimator's label binarizer, optimizer, learning-rate schedule, stopping rule and
+early-stopping snapshot) is read and restored here only, so a change to those internals has one
+place to follow it.
 """
 
 import numpy as np
@@ -34,7 +34,7 @@ def optimizer_header(optimizer):
 
 def optimizer_arrays(optimizer, n_params, dtype):
     """The optimizer's two state vectors, shape (n_params,); zeros if it has not run yet."""
-    state = optimizer._moments
+    state = optimizer.moments
     if state is None:
         return np.zeros(n_params, dtype), np.zeros(n_params, dtype)
     if state[0].shape != (n_params,) or state[0].dtype != dtype:
@@ -52,8 +52,7 @@ def build_optimizer(fields, moment_1, moment_2):
         optimizer = cls(fields["lr"], **{key: fields[key] for key in keys})
     except (TypeError, ValueError) as error:
         raise fail(f"header.optimizer: {error}") from None
-    optimizer._moments = (np.array(moment_1), np.array(moment_2))
-    optimizer.steps = fields["steps"]
+    optimizer.set_state((moment_1, moment_2), fields["steps"])
     return optimizer
 
 

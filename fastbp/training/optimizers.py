@@ -5,7 +5,7 @@ import numpy as np
 from ..kernels import codes
 from ..kernels.records import AdamSettings, SGDSettings
 from ..names import choice
-from ..validation import check_fraction, check_positive_float
+from ..validation import check_fraction, check_non_negative_int, check_positive_float
 
 
 class Optimizer:
@@ -41,6 +41,19 @@ class Optimizer:
         for view in views:
             view.flags.writeable = False
         return views
+
+    def set_state(self, moments, steps):
+        """Take over another run's state: ``moments``, one or two vectors of shape
+        ``(n_params,)`` (copied; a second one missing, as SGD's, is zeros), and the count of
+        ``steps`` taken (Adam's bias correction)."""
+        moments = [np.array(m) for m in moments]
+        if not 1 <= len(moments) <= 2 or moments[0].ndim != 1 or \
+                any(m.shape != moments[0].shape or m.dtype != moments[0].dtype for m in moments):
+            raise ValueError("moments must be one or two vectors of one shape (n_params,) and "
+                             "one dtype")
+        if len(moments) == 1:
+            moments.append(np.zeros_like(moments[0]))
+        self._moments, self.steps = tuple(moments), check_non_negative_int("steps", steps)
 
     def reset(self):
         """Forget the accumulated state (moments, velocity, step count)."""

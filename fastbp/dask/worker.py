@@ -1,0 +1,208 @@
+"""What runs on the workers during a fit: each worker's rows made ready once, then rounds of
+training on them through the estimators' own epoch loop (:func:`fastbp.training.fit._train`).
+
+Everything a round needs arrives with it (the synchronised weights and optimizer moments, the
+random state of the epoch's shuffle), and everything it changes goes back in its result, so a
+round can run on any thread of the worker and nothing is lost if Dask spills the rows to disk.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..kernels import codes
+from ..kernels.records import Penalty
+from ..schedules import Constant
+from ..training.fit import _batch_runs, _Plan, _train
+from ..validation import check_sample_weight
+from .threads import worker_threads
+
+
+class Shard:
+    """One worker's training rows, validated and encoded as the local estimator would.
+
+    Attributes
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        This worker's copy of the fit's estimator; its network and optimizer do the training.
+    X : ndarray of shape (n, n_features)
+    Y : ndarray of shape (n, n_outputs)
+        Encoded targets, in the network's dtype.
+    weight : ndarray of shape (n,)
+        Sample weights normalised over the shard, as ``Sequential.fit`` normalises them.
+    weight_sum : float or None
+        Sum of the raw sample weights (None without them): the penalty's scale.
+    """
+
+    def __init__(self, estimator, X, Y, sample_weight):
+        self.estimator = estimator
+        self.X, self.Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+        n = self.X.shape[0]
+        self.weight = check_sample_weight(sample_weight, n, self.X.dtype)
+        self.weight_sum = None if sample_weight is None else float(np.sum(sample_weight))
+
+
+def make_shard(estimator, *parts):
+    """Join a worker's partitions, in partition order, and validate them.
+
+    Parameters
+    ----------
+    estimator : MLPClassifier or MLPRegressor
+        Initialised (network, classes and features set) by the client.
+    *parts : tuple of (X, y) or (X, y, sample_weight)
+        The row chunks this worker holds; X of shape (m, n_features), y of shape (m,) or
+        (m, n_outputs), sample_weight of shape (m,).
+
+    Returns
+    -------
+    Shard
+    """
+    X = np.concatenate([part[0] for part in parts])
+    y = np.concatenate([np.asarray(part[1]) for part in parts])
+    weights = np.concatenate([part[2] for part in parts]) if len(parts[0]) == 3 else None
+    X, Y, weights, _ = estimator._validate_training_data(X, y, weights, incremental=True,
+                                                         reset=False)
+    if weights is not None and np.any(weights < 0):
+        raise ValueError(f"sample weights (times class_weight, if given) must be non-negative; "
+                         f"got minimum {np.min(weights)}")
+    return Shard(estimator, X, Y, weights)
+
+
+def shard_size(shard):
+    """``(rows, sum of sample weights or None)`` of a shard."""
+    return shard.X.shape[0], shard.weight_sum
+
+
+class Synced(NamedTuple):
+    """The state every worker starts a round from.
+
+    theta : ndarray of shape (n_params,)
+        The network's parameters (layout of :mod:`fastbp.kernels.layout`).
+    moments : tuple of ndarray of shape (n_params,)
+        The optimizer's state vectors that its update reads (:func:`moved_moments`).
+    steps : int
+        Optimizer steps taken (Adam's bias correction).
+    """
+    theta: np.ndarray
+    moments: tuple
+    steps: int
+
+    @property
+    def nbytes(self):
+        return self.theta.nbytes + sum(m.nbytes for m in self.moments)
+
+
+def moved_moments(optimizer):
+    """How many of the optimizer's two state vectors its update reads: Adam both moments, SGD
+    its velocity when it has momentum, none otherwise. Only these travel."""
+    if optimizer.code == codes.ADAM:
+        return 2
+    return 1 if optimizer._hyper()[0] else 0  # SGD's momentum
+
+
+class Round(NamedTuple):
+    """One worker's share of one round of training.
+
+    epoch : int
+    first, stop : int
+        Mini-batches ``first`` to ``stop - 1`` of the worker's epoch (``stop`` None: to its end).
+    lr : float
+        The epoch's learning rate.
+    alpha : float
+        L2 penalty, in ``Sequential.fit``'s per-batch scaling.
+    batch_size : int
+    shuffle : bool
+    seed : int
+        Seeds the worker's dropout masks, as ``Sequential.fit``'s seed does.
+    rng_state : dict
+        The worker's shuffling generator's state at the start of the epoch.
+    timeout : float
+        Seconds to wait for a thread of the worker (:func:`~fastbp.dask.threads.worker_threads`).
+    """
+    epoch: int
+    first: int
+    stop: object
+    lr: float
+    alpha: float
+    batch_size: int
+    shuffle: bool
+    seed: int
+    rng_state: dict
+    timeout: float
+
+
+class Trained(NamedTuple):
+    """What a round sends back: the worker's state after it, and its figures.
+
+    rows : int
+        Rows in the round's batches that carried weight (the averaging weight).
+    loss : float
+        Mean training loss over those rows (penalty included); NaN when ``rows`` is 0.
+    rng_state : dict
+        The shuffling generator's state after the epoch's permutation.
+    """
+    synced: Synced
+    rows: int
+    loss: float
+    rng_state: dict
+
+
+def _epoch_order(shard, spec):
+    """The epoch's visiting order and the generator state after drawing it."""
+    if not spec.shuffle:
+        return None, spec.rng_state
+    # the rounds of an epoch share its order: drawn once, kept with the shard
+    cached = getattr(shard, "order", None)
+    if cached is not None and cached[0] == spec.rng_state:
+        return cached[1], cached[2]
+    rng = np.random.default_rng()
+    rng.bit_generator.state = spec.rng_state
+    # Sequential.fit draws its permutation this way, in int64
+    order = rng.permutation(shard.X.shape[0]).astype(np.int64)
+    shard.order = (spec.rng_state, order, rng.bit_generator.state)
+    return order, shard.order[2]
+
+
+def _restored(shard, synced):
+    """The worker's network and a fresh optimizer set to the synchronised state."""
+    estimator = shard.estimator
+    model = estimator._network()
+    model.set_parameters(synced.theta)
+    optimizer = estimator._new_optimizer()
+    moments = synced.moments or (np.zeros_like(model.parameters),)
+    optimizer.set_state(moments, int(synced.steps))  # copies: the network's arrays may be read-only
+    return model, optimizer
+
+
+def train_round(shard, synced, spec):
+    """Train a worker's share of one round, starting from the synchronised state.
+
+    Parameters
+    ----------
+    shard : Shard
+    synced : Synced
+    spec : Round
+
+    Returns
+    -------
+    Trained
+    """
+    order, rng_after = _epoch_order(shard, spec)
+    n = shard.X.shape[0]
+    lo = min(spec.first * spec.batch_size, n)
+    hi = n if spec.stop is None else min(spec.stop * spec.batch_size, n)
+    rows = slice(lo, hi) if order is None else order[lo:hi]
+    weight = shard.weight[rows]
+    carried = sum(b - a for a, b in _batch_runs(weight, spec.batch_size)) if hi > lo else 0
+    if not np.any(weight > 0):
+        return Trained(synced, 0, float("nan"), rng_after)
+    model, optimizer = _restored(shard, synced)
+    optimizer.lr = spec.lr  # the client's schedule set the epoch's rate; Constant keeps it
+    with worker_threads(spec.timeout):
+        plan = _Plan(1, spec.batch_size, optimizer, Constant(), None, False,
+                     Penalty(spec.alpha, 0.0), 0)
+        history = _train(model, (shard.X[rows], shard.Y[rows], weight, None), plan,
+                         np.random.default_rng(spec.seed))
+    moments = tuple(m.copy() for m in optimizer.moments[:len(synced.moments)])
+    after = Synced(model.parameters.copy(), moments, optimizer.steps)
+    return Trained(after, carried, float(history.loss[0]), rng_after)
