@@ -97,7 +97,7 @@ def moved_moments(optimizer):
     its velocity when it has momentum, none otherwise. Only these travel."""
     if optimizer.code == codes.ADAM:
         return 2
-    return 1 if optimizer._hyper()[0] else 0  # SGD's momentum
+    return 1 if optimizer.momentum else 0
 
 
 class Round(NamedTuple):
