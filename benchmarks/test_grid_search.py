@@ -5,8 +5,11 @@ search over scikit-learn's.
 1e-3}, cv=3)`` on digits (float64, pixel values / 16), at ``n_jobs=1`` and ``n_jobs=2``. Each timed
 search starts from a stopped joblib worker pool, so at ``n_jobs=2`` the workers' start-up (Python,
 imports, and for fastbp loading its kernels from Numba's disk cache) is included, as a user's first
-search pays it. Rounds alternate fastbp and scikit-learn; each reports its median. The quick smoke
-run searches 2 points at 3 epochs, once. Run:
+search pays it. Rounds alternate fastbp and scikit-learn; each reports its median. At ``n_jobs=1``
+scikit-learn is also timed with BLAS held to one thread (threadpoolctl), as joblib's workers hold it
+at ``n_jobs=2``: with its BLAS on two threads, scikit-learn's search slows down several times
+whenever another process shares the cores. The quick smoke run searches 2 points at 3 epochs, once.
+Run:
 ``pytest benchmarks/test_grid_search.py --profile full -s --benchmark-json=...``.
 """
 
@@ -20,6 +23,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier as SklearnMLP
+from threadpoolctl import threadpool_limits
 
 import fastbp
 
@@ -50,7 +54,7 @@ def test_grid_search(benchmark, n_jobs, profile):
     X = X / 16.0
     benchmark.group = f"grid search n_jobs={n_jobs}"
     _search(fastbp.MLPClassifier, X[:100], y[:100], 1, "quick")  # compile outside the timing
-    runs = {"fastbp": [], "sklearn": []}
+    runs = {"fastbp": [], "sklearn": [], "sklearn_one_blas_thread": []}
 
     def ours():
         runs["fastbp"].append(_search(fastbp.MLPClassifier, X, y, n_jobs, profile))
@@ -59,9 +63,14 @@ def test_grid_search(benchmark, n_jobs, profile):
         settle()
         runs["sklearn"].append(_search(SklearnMLP, X, y, n_jobs, profile))
         settle()
+        if n_jobs == 1:
+            with threadpool_limits(limits=1, user_api="blas"):
+                runs["sklearn_one_blas_thread"].append(_search(SklearnMLP, X, y, 1, profile))
+            settle()
 
     benchmark.pedantic(ours, setup=theirs, rounds=ROUNDS[profile], iterations=1)
     get_reusable_executor().shutdown(wait=True)
+    runs = {name: found for name, found in runs.items() if found}
     seconds = {name: float(np.median([s for s, _ in found])) for name, found in runs.items()}
     scores = {name: float(np.median([score for _, score in found]))
               for name, found in runs.items()}
@@ -71,6 +80,10 @@ def test_grid_search(benchmark, n_jobs, profile):
             "n_jobs": n_jobs, "epochs": EPOCHS[profile], "grid": GRID[profile],
             "cpu": cpu_name(), "dtype": "float64", "profile": profile, "rounds": ROUNDS[profile],
             "targets": {"vs_sklearn": TARGETS[n_jobs]}}
+    if "sklearn_one_blas_thread" in seconds:
+        info.update(sklearn_one_blas_thread_s=seconds["sklearn_one_blas_thread"],
+                    speedup_vs_sklearn_one_blas_thread=seconds["sklearn_one_blas_thread"]
+                    / seconds["fastbp"])
     info["meets"] = {"vs_sklearn": info["speedup_vs_sklearn"] >= TARGETS[n_jobs]}
     benchmark.extra_info.update(info)
     print(f"\ngrid search n_jobs={n_jobs}: " + ", ".join(
