@@ -19,4 +19,8 @@ Conventions every backend follows:
 * ``train_epoch`` runs a whole epoch inside the backend; callers enter ``training_session()``
   around a whole training run (the CPU backend holds BLAS to one thread in it, because its epochs
   split each batch across Numba's threads; see :mod:`fastbp.kernels.cpu_epoch`).
+* A backend may also offer ``Inference(theta, dims, activations)``, a callable ``(X, out)`` that runs
+  the whole network at once (the CPU backend's :mod:`fastbp.kernels.cpu_forward`);
+  :meth:`fastbp.Sequential.forward` uses it where present and ``dense_forward`` layer by layer
+  otherwise.
 """
