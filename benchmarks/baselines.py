@@ -4,10 +4,23 @@ Each trains the same architecture with the same optimizer, batch size and epochs
 same data, so the ratios compare like with like.
 """
 
+import pathlib
+import platform
 import time
 import warnings
 
 import numpy as np
+
+
+def cpu_name():
+    """The processor's model name, for ``extra_info`` (pytest-benchmark's own may be vaguer)."""
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def settle(seconds=0.2):

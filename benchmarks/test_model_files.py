@@ -11,26 +11,15 @@ threads. Before timing, both engines' outputs are checked to agree (rtol 1e-5).
 Run: ``pytest benchmarks/test_model_files.py --profile full --benchmark-json=...``.
 """
 
-import pathlib
-import platform
-
 import numpy as np
 import pytest
 
 import fastbp
 
+from .baselines import cpu_name
+
 DIMS = (784, 1024, 256, 10)
 ROWS = {"quick": (1, 1000), "full": (1, 1000, 20000)}
-
-
-def _cpu_name():
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +40,7 @@ def session(model):
 
 
 def _info(benchmark, model, **extra):
-    benchmark.extra_info.update(cpu=_cpu_name(), n_params=model.n_params, dims=list(DIMS),
+    benchmark.extra_info.update(cpu=cpu_name(), n_params=model.n_params, dims=list(DIMS),
                                 dtype="float32", **extra)
 
 

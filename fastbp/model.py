@@ -299,6 +299,12 @@ class Sequential:
     def forward(self, X):
         """The network's output.
 
+        On the CPU backend a batch of more than 256 rows runs with BLAS on one thread, split across
+        :func:`numba.get_num_threads` threads in blocks of whole 256-row chunks, so its output is
+        the same, bit for bit, whatever the thread count. A row's output can differ in the last
+        bits with the batch it is in (BLAS computes a one-row product another way than a larger
+        one), as with NumPy.
+
         Parameters
         ----------
         X : array-like, shape (n_samples, n_inputs)
@@ -307,9 +313,38 @@ class Sequential:
         -------
         ndarray, shape (n_samples, n_outputs), of the model's dtype
         """
-        X = self._kernels.to_device(check_X(X, self.n_inputs, self.dtype))
-        out = self._forward(X, self._device_parameters()).outs[-1]
+        return self.forward_validated(check_X(X, self.n_inputs, self.dtype))
+
+    def forward_validated(self, X):
+        """:meth:`forward` without its checks, for callers that made them (the estimators'
+        prediction fast path): no time goes to validation, which is most of a one-row call.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_samples, n_inputs)
+            C-contiguous, of the model's dtype, finite (:func:`fastbp.validation.ready` says
+            whether it is); the compiled pass reads it unchecked.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_outputs)
+        """
+        inference = self._inference()
+        if inference is not None:
+            out = np.empty((X.shape[0], self.n_outputs), self.dtype)
+            inference(X, out)
+            return out
+        out = self._forward(self._kernels.to_device(X), self._device_parameters()).outs[-1]
         return np.array(self._kernels.to_host(out))  # a copy the caller owns
+
+    def _inference(self):
+        """The backend's whole-network forward pass bound to this model (made on first use), or
+        None for a backend that runs the layers one call at a time."""
+        inference = self.__dict__.get("_bound_inference")
+        if inference is None and hasattr(self._kernels, "Inference"):
+            inference = self._bound_inference = self._kernels.Inference(
+                self._theta, self._dims, self._activation_codes)
+        return inference
 
     def loss(self, X, y, sample_weight=None):
         """The loss on ``(X, y)`` as a float (sample-weighted mean if weights are given).
@@ -485,6 +520,7 @@ class Sequential:
         # the kernel module cannot be pickled and the buffers are scratch space
         state = dict(self.__dict__)
         state["_kernels"], state["_scratch"] = None, None
+        state.pop("_bound_inference", None)  # made anew from the unpickled theta
         return state
 
     def __setstate__(self, state):

@@ -17,7 +17,7 @@ def check_X(X, n_features, dtype):
     -------
     ndarray, shape (n_samples, n_features)
     """
-    if not _ready(X, dtype):
+    if not ready(X, dtype):
         from sklearn.utils.validation import check_array
 
         # values beyond dtype's range become inf, and the finiteness check sums +inf and -inf to
@@ -30,11 +30,26 @@ def check_X(X, n_features, dtype):
     return X
 
 
-def _ready(X, dtype):
-    """Whether ``X`` is already what ``check_array`` would return: then skip its ~80 us, which
-    dominates calls on small batches. Anything else goes through scikit-learn for its messages."""
+def ready(X, dtype, n_features=None):
+    """Whether ``X`` is already what ``check_array`` would return (a finite, non-empty, C-contiguous
+    2-D ndarray of ``dtype``, ``n_features`` wide if given): then its checks can be skipped, which
+    cost more than a prediction on a few rows (``check_array`` ~80 us, scikit-learn's
+    ``validate_data`` ~130 us, against ~10 us for a row through a 100-256-128-10 network). Anything
+    else goes through scikit-learn for its messages.
+
+    Parameters
+    ----------
+    X : object
+    dtype : numpy dtype
+    n_features : int, optional
+
+    Returns
+    -------
+    bool
+    """
     return (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2 and X.shape[0] > 0
-            and X.shape[1] > 0 and X.flags.c_contiguous and bool(np.isfinite(X).all()))
+            and X.shape[1] > 0 and (n_features is None or X.shape[1] == n_features)
+            and X.flags.c_contiguous and bool(np.isfinite(X).all()))
 
 
 def check_y(y, n_samples, n_outputs, loss, dtype):

@@ -21,4 +21,7 @@ Conventions every backend follows:
   ``training_session()`` around a whole training run (the CPU backend holds BLAS to one thread in
   it, because its epochs split each batch across threads; see :mod:`fastbp.kernels.cpu_epoch`).
 * The host-driven pass through the layers is :mod:`fastbp.kernels.layer_loop`, written once.
+* A backend may also offer ``Inference(theta, dims, activations)``, a callable ``(X, out)`` that
+  runs the whole network at once (the CPU backend's :mod:`fastbp.kernels.cpu_forward`);
+  :meth:`fastbp.Sequential.forward` uses it where present and the layer loop otherwise.
 """

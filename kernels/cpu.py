@@ -7,7 +7,9 @@ This module is the backend's face; the code lives in its kernel files:
   compiled per dtype when first used (:mod:`~fastbp.kernels.cpu_tables`);
 * :mod:`~fastbp.kernels.cpu_blas`: the GEMMs, BLAS called straight from compiled code;
 * :mod:`~fastbp.kernels.cpu_training`: penalties, dropout, the optimizer updates;
-* :mod:`~fastbp.kernels.cpu_epoch`: a whole epoch in compiled code, across threads.
+* :mod:`~fastbp.kernels.cpu_epoch`: a whole epoch in compiled code, across threads;
+* :mod:`~fastbp.kernels.cpu_forward`: inference, the whole network in one compiled call, across
+  threads (``Inference``: a backend without it runs :func:`dense_forward` layer by layer).
 
 The compiled kernels take C-contiguous arrays; the functions here accept any layout, as the
 reference does, and copy an array only where it is not C-contiguous. Every constant is made in the
@@ -22,12 +24,13 @@ from .cpu_tables import call_3, call_4_float64, call_5
 from .cpu_blas import gemm
 from .cpu_epoch import _add_bias, _column_sums, inline, jit, train_epoch
 from .cpu_threads import training_session
+from .cpu_forward import Forward as Inference
 from .cpu_training import (adam_learning_rate, adam_update, dropout_backward, dropout_forward,
                            penalty_backward, penalty_forward, sgd_update)
 from .host_memory import copy_to_device, empty, to_device, to_host
 
 __all__ = [
-    "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
+    "Inference", "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
     "copy_to_device", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
     "empty", "loss_backward", "loss_forward", "penalty_backward",
     "penalty_forward", "sgd_update", "to_device", "to_host", "train_epoch", "training_session",

@@ -85,3 +85,36 @@ def gemm(a, trans_a, b, trans_b, c, scalars):
     _xxgemm(kind, _T if trans_b else _N, _T if trans_a else _N, n, m, k,
             scalars.ctypes, b.ctypes, b.shape[1], a.ctypes, a.shape[1],
             scalars[1:].ctypes, c.ctypes, n)
+
+
+_xxgemv = types.ExternalFunction("numba_xxgemv", types.intc(
+    types.char, types.char, types.intp, types.intp,  # kind, trans, m, n
+    types.voidptr, types.voidptr, types.intp,        # alpha, a, lda
+    types.voidptr, types.voidptr, types.voidptr))    # x, beta, y
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def gemv(x, b, y, scalars):
+    """``y = x @ b`` for one row ``x``: BLAS's matrix-vector product, which on a single row takes a
+    tenth of the time of ``gemm`` (whose fixed cost, packing ``b`` included, measured 15-45 us
+    for a 1x100x256 product with SciPy's OpenBLAS on this project's 2-core VM, against 2.5 us).
+
+    Parameters
+    ----------
+    x : ndarray, shape (k,)
+    b : ndarray, shape (k, n), C-contiguous
+    y : ndarray, shape (n,)
+    scalars : ndarray, shape (2,), of the arrays' dtype
+        ``[1, 0]``, as for :func:`gemm`.
+    """
+    # y (n,) <- x (k,) @ b (k, n)
+    k, n = b.shape
+    if n == 0:
+        return
+    if k == 0:
+        for j in range(n):
+            y[j] = 0
+        return
+    kind = _SINGLE if y.itemsize == 4 else _DOUBLE
+    # the row-major b is the column-major b^T (n x k): y = b^T x
+    _xxgemv(kind, _N, n, k, scalars.ctypes, b.ctypes, n, x.ctypes, scalars[1:].ctypes, y.ctypes)

@@ -135,11 +135,15 @@ def _blas():
 
 @contextmanager
 def training_session():
-    """Context for one epoch or a whole training run: yields how many threads it may use, with
-    BLAS single-threaded while it runs.
+    """Context for one epoch, a whole training run or a forward pass: yields how many threads it
+    may use, with BLAS held to one thread while it runs.
 
-    BLAS is held to one thread even for a one-thread epoch: OpenBLAS's threads group a GEMM's sums
-    differently from its single thread, and the weights must not depend on the thread count.
+    BLAS is held at one fastbp thread too, for two reasons. OpenBLAS's threads group a GEMM's
+    sums differently from its single thread, and the weights must not depend on the thread
+    count. And a batch's GEMMs are too small for BLAS's own threads to pay, while beside another
+    busy process they stall: the digits fit of ``benchmarks/test_contention.py`` with a second
+    fastbp fit beside it took a median of 0.39 s and up to 2.9 s over 10 runs at one fastbp thread
+    with OpenBLAS left on two, against 0.15 s with BLAS held (this project's 2-core VM).
 
     Yields
     ------
@@ -179,7 +183,9 @@ def thread_budget(threads):
     threads : int
         At least 1.
     """
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+    if isinstance(threads, bool) or not isinstance(threads, int):
+        raise TypeError(f"threads must be an integer >= 1; got {threads!r}")
+    if threads < 1:
         raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
     previous = getattr(_budget, "threads", None)
     _budget.threads = threads
@@ -192,10 +198,14 @@ def thread_budget(threads):
 def thread_count():
     """Threads an epoch may use: the calling thread's :func:`thread_budget` inside one, else
     ``numba.get_num_threads()``, the knob users set with ``numba.set_num_threads`` or
-    ``NUMBA_NUM_THREADS``.
+    ``NUMBA_NUM_THREADS`` (which joblib's workers set to their share of the cores), or fewer where
+    BLAS is limited to fewer (``threadpoolctl.threadpool_limits``, ``OPENBLAS_NUM_THREADS``): a
+    limit meant for a process's compute threads applies to fastbp's. BLAS held to one thread by a
+    fastbp epoch running on another thread counts as such a limit.
 
-    Reading it starts Numba's own thread pool (the epoch does not use it), so until something
-    has started that pool, the number it would report is read from Numba's configuration instead.
+    Reading Numba's count starts Numba's own thread pool (the epoch does not use it), so until
+    something has started that pool, the number it would report is read from Numba's
+    configuration instead.
     """
     budget = getattr(_budget, "threads", None)
     if budget is not None:
@@ -203,8 +213,12 @@ def thread_count():
     from numba.np.ufunc import parallel
 
     if getattr(parallel, "_is_initialized", False):
-        return numba.get_num_threads()
-    return numba.config.NUMBA_NUM_THREADS
+        threads = numba.get_num_threads()
+    else:
+        threads = numba.config.NUMBA_NUM_THREADS
+    if threads < 2 or getattr(_held, "threads", 0):
+        return threads  # inside an epoch on this thread, BLAS's limit is fastbp's own
+    return max(1, min([threads, *(blas.num_threads for blas in _blas().lib_controllers)]))
 
 
 #: Least work per batch, in rows times parameters (a sixth of its GEMM FLOPs), worth splitting

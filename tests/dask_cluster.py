@@ -5,6 +5,8 @@ Test modules import this by name (``from dask_cluster import ...``), as they imp
 
 import contextlib
 
+import numpy as np
+
 #: Worker environment of every test cluster: Numba's ``workqueue`` threading layer, the one that
 #: aborts a process when two threads enter Numba parallel regions at once (fastbp must never enter
 #: one), and one Numba thread, the cluster setting the README gives for the local estimators.
@@ -66,3 +68,12 @@ def placed(client, array, chunk_rows, workers):
     chunked = client.persist(chunked, optimize_graph=False)
     wait(chunked, timeout=60)
     return chunked
+
+
+def by_blocks(method, X, Xd):
+    """``method`` (a local estimator's ``predict``/``predict_proba``) on ``X`` one block of
+    ``Xd``'s rows at a time, concatenated: what a prediction on the Dask array computes. A whole
+    array computed at once can differ in the last bits, since BLAS's result for a row depends on
+    the rows it is computed with (see ``Sequential.forward``)."""
+    bounds = np.cumsum((0,) + tuple(Xd.chunks[0]))
+    return np.concatenate([method(X[lo:hi]) for lo, hi in zip(bounds[:-1], bounds[1:])])

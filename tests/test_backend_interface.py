@@ -14,7 +14,10 @@ from fastbp.kernels import cpu, reference
 KERNELS = pathlib.Path(reference.__file__).parent
 
 #: Names one backend has beyond the interface, and why.
-EXTRAS = {"cuda": {"ptx_targets"}}  # every CUDA kernel, for compiling PTX ahead of time
+EXTRAS = {
+    "cuda": {"ptx_targets"},  # every CUDA kernel, for compiling PTX ahead of time
+    "cpu": {"Inference"},  # the whole network in one compiled call; elsewhere the layer loop
+}
 
 
 def _backends():

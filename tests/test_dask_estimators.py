@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 
 import dask.array as da
-from dask_cluster import local_cluster, one_thread, placed
+from dask_cluster import by_blocks, local_cluster, one_thread, placed
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 
@@ -137,8 +137,8 @@ def test_predictions_on_dask_collections_equal_local(client, workers, classes3):
     assert isinstance(local, fastbp.MLPClassifier)
     predicted, proba = model.predict(Xd), model.predict_proba(Xd)
     assert isinstance(predicted, da.Array) and isinstance(proba, da.Array)
-    np.testing.assert_array_equal(predicted.compute(), local.predict(X))
-    np.testing.assert_array_equal(proba.compute(), local.predict_proba(X))
+    np.testing.assert_array_equal(predicted.compute(), by_blocks(local.predict, X, Xd))
+    np.testing.assert_array_equal(proba.compute(), by_blocks(local.predict_proba, X, Xd))
     assert model.score(Xd, yd).compute() == pytest.approx(local.score(X, y), abs=1e-15)
 
 

@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("dask_ml", reason="the dask extra is not installed")
 
 import joblib
-from dask_cluster import local_cluster, one_thread, placed
+from dask_cluster import by_blocks, local_cluster, one_thread, placed
 from dask_ml.wrappers import Incremental, ParallelPostFit
 from distributed import get_task_stream
 from sklearn.datasets import make_classification
@@ -57,7 +57,8 @@ def test_incremental_is_partial_fit_block_by_block(client, data):
     assert fitted.n_iter_ == local.n_iter_ and fitted.t_ == local.t_ == 1200
     for got, want in zip(fitted.coefs_ + fitted.intercepts_, local.coefs_ + local.intercepts_):
         np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(incremental.predict(Xd).compute(), local.predict(X))
+    np.testing.assert_array_equal(incremental.predict(Xd).compute(),
+                                  by_blocks(local.predict, X, Xd))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -72,8 +73,10 @@ def test_parallel_post_fit_predicts_on_dask_arrays(client, data, dtype):
     Xd = placed(client, X, 300, workers)
     predicted, proba = wrapped.predict(Xd), wrapped.predict_proba(Xd)
     assert proba.dtype == dtype
-    np.testing.assert_array_equal(predicted.compute(), local.predict(X))
-    np.testing.assert_array_equal(proba.compute(), local.predict_proba(X))
+    np.testing.assert_array_equal(predicted.compute(), by_blocks(local.predict, X, Xd))
+    np.testing.assert_array_equal(proba.compute(), by_blocks(local.predict_proba, X, Xd))
+    np.testing.assert_allclose(proba.compute(), local.predict_proba(X),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_grid_search_under_joblibs_dask_backend(client, data):

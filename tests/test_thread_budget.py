@@ -21,8 +21,9 @@ def test_budget_holds_for_its_thread_only_and_nests():
     assert thread_count() == outside
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
-def test_budget_refuses_what_is_not_a_positive_integer(bad):
-    with pytest.raises(ValueError, match=r"threads must be an integer >= 1; got"), \
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (-1, ValueError), (1.5, TypeError),
+                                        (True, TypeError), ("2", TypeError)])
+def test_budget_refuses_what_is_not_a_positive_integer(bad, error):
+    with pytest.raises(error, match=r"threads must be an integer >= 1; got"), \
             thread_budget(bad):
         pass

@@ -25,6 +25,7 @@ from ..layers import Dense
 from ..model import Sequential
 from ..names import activation_name
 from ..training.optimizers import SGD, Adam
+from ..validation import ready
 from . import lbfgs, rules
 
 #: scikit-learn's hidden activations, then the ones fastbp adds.
@@ -158,16 +159,28 @@ class BaseMLP(BaseEstimator):
         return Sequential(layers, loss=OUTPUT_LOSS[self.out_activation_], dtype=dtype,
                           backend=self.backend, seed=0)
 
-    def _network(self):
-        """The network holding coefs_/intercepts_, rebuilt from them when they were replaced,
-        after unpickling, or when backend/activation/dropout changed."""
-        self._check_coefs()
+    def _bound_network(self):
+        """The network made for coefs_/intercepts_, if they are still its arrays and nothing it
+        was built from changed (fitted attributes included, so it passes ``_check_coefs``); else
+        None."""
         model = self.__dict__.get("_model")
         if (model is not None and self._built_for == self._model_key()
+                and self.n_features_in_ == model.n_inputs and self.n_outputs_ == model.n_outputs
+                and self.n_layers_ == len(model.layers) + 1
                 and len(self.coefs_) == len(model.layers)
+                and len(self.intercepts_) == len(model.layers)
                 and all(c is layer.W and b is layer.b
                         for c, b, layer in zip(self.coefs_, self.intercepts_, model.layers))):
             return model
+        return None
+
+    def _network(self):
+        """The network holding coefs_/intercepts_, rebuilt from them when they were replaced,
+        after unpickling, or when backend/activation/dropout changed."""
+        model = self._bound_network()
+        if model is not None:
+            return model
+        self._check_coefs()
         coefs = [np.asarray(c) for c in self.coefs_]
         dtype = coefs[0].dtype if coefs[0].dtype in (np.float32, np.float64) else np.float64
         layers = []
@@ -365,7 +378,16 @@ class BaseMLP(BaseEstimator):
 
     # ---- prediction -------------------------------------------------------------------------
     def _forward(self, X):
-        """The network's output for validated ``X``; shape (n_samples, n_outputs_)."""
+        """The network's output for ``X``; shape (n_samples, n_outputs_).
+
+        ``X`` that scikit-learn's checks would pass unchanged (:func:`fastbp.validation.ready`: a
+        finite C-contiguous ndarray of the fitted dtype and width) skips them, when the estimator
+        was fitted without feature names (scikit-learn warns about an ndarray otherwise); any
+        other ``X`` takes scikit-learn's checks, with their messages and warnings."""
+        model = self._bound_network() if "_model" in self.__dict__ else None
+        if (model is not None and "feature_names_in_" not in self.__dict__
+                and ready(X, model.dtype, model.n_inputs)):
+            return model.forward_validated(X)
         check_is_fitted(self)
         X = self._validated_X(X, reset=False)
         return self._network().forward(X)

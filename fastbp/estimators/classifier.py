@@ -131,10 +131,21 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
-        output = self._forward(X)
-        if self.n_outputs_ == 1:
-            output = output.ravel()
-        return self._label_binarizer.inverse_transform(output)
+        return self._labels(self._forward(X))
+
+    def _labels(self, output):
+        """The labels of the network's ``output``, as ``LabelBinarizer.inverse_transform`` gives
+        them. Its checks cost several times a one-row prediction, so the multiclass and two-class
+        cases do its arithmetic directly: the class of the largest output, or of the output above
+        its threshold of 0.5 (the binarizer's labels are 0 and 1)."""
+        binarizer = self._label_binarizer
+        classes = binarizer.classes_
+        if not binarizer.sparse_input_ and binarizer.neg_label == 0 and binarizer.pos_label == 1:
+            if binarizer.y_type_ == "multiclass":
+                return classes.take(output.argmax(axis=1), mode="clip")
+            if binarizer.y_type_ == "binary" and len(classes) == 2:
+                return classes[(output.ravel() > 0.5).astype(int)]
+        return binarizer.inverse_transform(output.ravel() if self.n_outputs_ == 1 else output)
 
     def predict_proba(self, X):
         """Class probabilities, columns in the order of ``classes_``.

@@ -1,0 +1,133 @@
+"""Inference on the CPU: the whole network's forward pass in one compiled call, large batches split
+across the cores.
+
+``Forward`` is what :meth:`fastbp.Sequential.forward` runs on this backend (``cpu.Inference``). One
+compiled call runs every layer: one Python-to-compiled transition per prediction rather than one per
+layer, which on a single row cost more than the arithmetic. Rows go through the network
+``CHUNK_ROWS`` at a time, so each layer's output is still in cache when the next layer reads it.
+
+A GEMM's result for a row depends on how many rows it is computed with, and with how many threads
+BLAS cuts it: OpenBLAS picks its kernels and blocking by the shape (on this project's VM, a third
+of 20,000 rows differed in the last bit between one GEMM and 256-row pieces of it, and between BLAS
+on one thread and on two). So a batch of more than one chunk runs with BLAS held to one thread,
+and is cut into blocks of whole chunks, every chunk starting at the same row whatever the number of
+blocks: the output is the same, bit for bit, on any number of threads
+(``tests/test_forward_threads.py``).
+
+Why blocks on the epoch's pool (:mod:`fastbp.kernels.cpu_threads`) rather than BLAS's own threads:
+20,000 x 100 rows through 100-256-128-10 on this project's 2-core VM, medians of 7 interleaved
+rounds while other jobs shared the machine, took 24.5 ms in float32 and 72 ms in float64 split in
+two blocks, against 42 ms and 110 ms as one call with OpenBLAS's threads, and 25 ms and 0.96 s (it
+stalled) in 512-row chunks with OpenBLAS's threads; the FLOPs at the 2048-square matmul rate took
+25 ms and 59 ms.
+"""
+
+import threading
+
+import numpy as np
+
+from . import cpu_tables
+from .cpu_blas import gemm, gemv
+from .cpu_epoch import _add_bias, jit
+from .cpu_tables import call_3
+from .cpu_threads import training_session, pool
+
+#: Rows that go through every layer together: 256 rows of the widest layer of the benchmark's
+#: 100-256-128-10 network (256 KB in float32, double-buffered) stay in a core's L2 cache.
+CHUNK_ROWS = 256
+
+#: Chunks of fewer rows are multiplied one row at a time (BLAS's gemv): SciPy's OpenBLAS sgemm
+#: costs 15-45 us whatever the rows up to 16, gemv 2.5 us a row (1x100x256, this project's 2-core
+#: VM).
+GEMV_ROWS = 8
+
+#: Fewest rows worth a thread of their own (a block of fewer finishes before a pool thread wakes).
+MIN_BLOCK_ROWS = 2 * CHUNK_ROWS
+
+
+@jit
+def _forward_rows(theta, dims, table, activations, X, out, space, bounds):
+    # out[lo:hi] (r, dims[-1]) <- the network on X[lo:hi] (r, dims[0]), bounds = (lo, hi, chunk):
+    # chunk rows at a time, the hidden layers' outputs alternately in space (2, chunk * widest)
+    scalars = np.empty(2, theta.dtype)  # BLAS's alpha = 1, beta = 0
+    scalars[0], scalars[1] = 1, 0
+    lo, hi, chunk = bounds
+    last = dims.shape[0] - 2
+    for start in range(lo, hi, chunk):
+        stop = min(start + chunk, hi)
+        x = X[start:stop]
+        offset = 0
+        for i in range(last + 1):
+            n_in, n_out = dims[i], dims[i + 1]
+            split = offset + n_in * n_out
+            W = theta[offset:split].reshape((n_in, n_out))
+            b = theta[split:split + n_out]
+            offset = split + n_out
+            if i == last:
+                y = out[start:stop]
+            else:
+                y = space[i % 2, :(stop - start) * n_out].reshape((stop - start, n_out))
+            if stop - start < GEMV_ROWS:
+                for row in range(stop - start):
+                    gemv(x[row], W, y[row], scalars)
+            else:
+                gemm(x, False, W, False, y, scalars)
+            _add_bias(y, b)
+            call_3(table[activations[i]], y, y, y)  # in place: inference keeps no pre-activation
+            x = y
+
+
+class Forward:
+    """A network's forward pass on this backend: its parameters and the tables it calls, bound once,
+    and each thread's scratch space.
+
+    Parameters
+    ----------
+    theta : ndarray, shape (P,)
+        The parameters, in the layout of :mod:`fastbp.kernels.layout` (read at each call).
+    dims : ndarray of int64, shape (n_layers + 1,)
+    activations : ndarray of int64, shape (n_layers,)
+    """
+
+    def __init__(self, theta, dims, activations):
+        self.theta, self.dims, self.activations = theta, dims, activations
+        self.table = cpu_tables.table("activation_forward", theta.dtype, set(activations.tolist()))
+        self.hidden = max([int(d) for d in dims[1:-1]], default=1)
+        self._space = threading.local()
+
+    def space(self):
+        """This thread's buffers for the hidden layers' outputs."""
+        space = getattr(self._space, "array", None)
+        if space is None:
+            space = self._space.array = np.empty((2, CHUNK_ROWS * self.hidden), self.theta.dtype)
+        return space
+
+    def rows(self, X, out, lo, hi):
+        """``out[lo:hi]`` from ``X[lo:hi]`` on the calling thread, BLAS as it is set."""
+        _forward_rows(self.theta, self.dims, self.table, self.activations, X, out, self.space(),
+                      (lo, hi, CHUNK_ROWS))
+
+    def __call__(self, X, out):
+        """``out`` (n, dims[-1]) <- the network on ``X`` (n, dims[0]), both C-contiguous of the
+        parameters' dtype.
+
+        One chunk of rows runs on the calling thread with BLAS as it is set (holding BLAS would
+        cost more than a one-row prediction). More rows run with BLAS held to one thread, so
+        that the output does not depend on how many threads BLAS or fastbp uses, in one block of
+        whole chunks per thread (``MIN_BLOCK_ROWS`` at least each).
+        """
+        n = X.shape[0]
+        if n <= CHUNK_ROWS:
+            self.rows(X, out, 0, n)
+            return
+        with training_session() as threads:
+            chunks = -(-n // CHUNK_ROWS)
+            blocks = max(1, min(threads, n // MIN_BLOCK_ROWS))
+            # every chunk starts at the same row whatever the thread count
+            bounds = [min(n, chunks * i // blocks * CHUNK_ROWS) for i in range(blocks + 1)]
+            workers = pool(blocks - 1) if blocks > 1 else []
+            tasks = [workers[i - 1].submit(self.rows, X, out, bounds[i], bounds[i + 1])
+                     for i in range(1, blocks)]
+            self.rows(X, out, bounds[0], bounds[1])
+            for task in tasks:
+                task.result()  # re-raises a block's error
