@@ -25,7 +25,7 @@ def _reference(model):
     """The same network on the NumPy reference kernels."""
     reference = _model(model.dtype, backend="numpy",
                        hidden=model.layers[0].activation)
-    reference._set_parameters(model._theta)
+    reference.set_parameters(model.parameters)
     return reference
 
 
