@@ -103,10 +103,17 @@ def check_y(y, n_samples, n_outputs, loss, dtype):
             bad = int(np.argmax(np.abs(sums - 1)))
             raise ValueError(f"cross_entropy targets must be one-hot or probability rows summing "
                              f"to 1; row {bad} sums to {sums[bad]}")
+    out = in_dtype("y", y, dtype)
+    return out
+
+
+def in_dtype(name, values, dtype):
+    """A C-contiguous copy of finite ``values`` in ``dtype``; ValueError naming ``name`` where a
+    value lies beyond the dtype's range (rather than becoming infinity)."""
     with np.errstate(over="ignore"):  # overflow to inf is reported just below
-        out = np.array(y, dtype=dtype, order="C")
+        out = np.array(values, dtype=dtype, order="C")
     if not np.all(np.isfinite(out)):
-        raise ValueError(f"y holds values beyond the range of {np.dtype(dtype)}")
+        raise ValueError(f"{name} holds values beyond the range of {np.dtype(dtype)}")
     return out
 
 

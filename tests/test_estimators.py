@@ -466,3 +466,11 @@ def test_default_settings_score_like_sklearn(loader):
             scores[name].append(est.score(X_test, y_test))
     # two seeds of small test sets: 3 points of slack (one or two test samples)
     assert np.mean(scores["fastbp"]) >= np.mean(scores["sklearn"]) - 0.03, scores
+
+
+def test_regression_targets_beyond_float32_are_refused_not_made_infinite():
+    X = np.random.default_rng(0).standard_normal((10, 3)).astype(np.float32)
+    est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2)
+    with pytest.raises(ValueError, match="y holds values beyond the range of float32"):
+        est.fit(X, np.full(10, 1e39))
+    assert not hasattr(est, "coefs_")

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import DivergenceError
-from ..estimators.base import NON_FINITE_WEIGHTS
+from ..estimators.base import NON_FINITE_WEIGHTS, effective_batch_size
 from ..training.history import History
 from . import inputs, predict
 from .rounds import Cluster, Epochs, initial_state, timed
@@ -163,13 +163,7 @@ class DaskMLP(BaseEstimator):
     def _plan(self, local, cluster, random_state):
         """How the epochs run: batch size, penalty, shuffling and seeds, as the local fit's."""
         n = sum(cluster.rows)
-        if self.batch_size == "auto":
-            batch_size = min(200, n)
-        else:
-            if self.batch_size > n:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped", UserWarning, stacklevel=4)
-            batch_size = min(self.batch_size, n)
+        batch_size = effective_batch_size(self.batch_size, n, stacklevel=5)
         # the local fit's alpha * n / sum(sample_weight); the shards' sums stand for the total
         alpha = self.alpha if cluster.weight_sum is None else self.alpha * n / cluster.weight_sum
         seed = int(random_state.randint(np.iinfo(np.int32).max))

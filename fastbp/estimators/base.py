@@ -53,6 +53,18 @@ def _as_dense(X):
     return X.toarray() if sp.issparse(X) else X
 
 
+
+def effective_batch_size(setting, n, stacklevel):
+    """The mini-batch size for ``n`` samples from the ``batch_size`` parameter, as scikit-learn
+    resolves it: ``"auto"`` is ``min(200, n)``; a larger size is clipped to ``n``, with
+    scikit-learn's warning (raised ``stacklevel`` frames above this function)."""
+    if setting == "auto":
+        return min(200, n)
+    if setting > n:
+        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to "
+                      "be clipped", UserWarning, stacklevel=stacklevel)
+    return min(setting, n)
+
 class BaseMLP(BaseEstimator):
     """Shared machinery; use :class:`fastbp.MLPClassifier` or :class:`fastbp.MLPRegressor`."""
 
@@ -335,13 +347,7 @@ class BaseMLP(BaseEstimator):
             X, Y, sample_weight, validation = self._validation_split(X, Y, sample_weight,
                                                                      stratify, random_state)
         n = X.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n)
-        else:
-            if self.batch_size > n:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped", UserWarning, stacklevel=3)
-            batch_size = min(self.batch_size, n)
+        batch_size = effective_batch_size(self.batch_size, n, stacklevel=4)
         history = model.fit(
             X, Y, epochs=1 if incremental else self.max_iter, batch_size=batch_size,
             optimizer=self._optimizer, schedule=self._schedule, shuffle=bool(self.shuffle),

@@ -5,6 +5,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import column_or_1d
 
+from ..validation import in_dtype
 from .base import ATTRIBUTES_DOC, PARAMETERS_DOC, BaseMLP, store_parameters
 
 
@@ -62,7 +63,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                              f"a minimum of {y.min()}")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
-        Y = (y.reshape(-1, 1) if y.ndim == 1 else y).astype(X.dtype)
+        Y = in_dtype("y", y.reshape(-1, 1) if y.ndim == 1 else y, X.dtype)
         return X, Y, self._sample_weight(sample_weight, X), None
 
     @available_if(lambda est: est._check_solver())
