@@ -382,13 +382,19 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
     run = _entry_point(args)
     if n_workers == 1:
         return run(0, 1, *args)
-    workers = pool(n_workers - 1)
-    tasks = [workers[w - 1].submit(_worker_or_abort, run, w, n_workers, args)
-             for w in range(1, n_workers)]
-    result = _worker_or_abort(run, 0, n_workers, args)
-    for task in tasks:
-        task.result()  # re-raises a worker's error
+    # One threaded epoch at a time in the process: two epochs sharing the pool's threads could
+    # each wait at its barrier for a thread that is running the other's share, for ever.
+    with _threaded_epoch:
+        workers = pool(n_workers - 1)
+        tasks = [workers[w - 1].submit(_worker_or_abort, run, w, n_workers, args)
+                 for w in range(1, n_workers)]
+        result = _worker_or_abort(run, 0, n_workers, args)
+        for task in tasks:
+            task.result()  # re-raises a worker's error
     return result
+
+
+_threaded_epoch = threading.Lock()
 
 
 _last_entry = threading.local()  # per calling thread: the entry point of its last epoch

@@ -147,6 +147,32 @@ def test_a_failing_worker_stops_the_others_instead_of_hanging(monkeypatch):
     assert outcome == {"error": "worker 1 failed"}
 
 
+#: Epochs each of two threads trains at once. Without the epoch lock (kernels/cpu_epoch.py) a
+#: deadlock needs the two threads' submissions to the pool to interleave, which the GIL makes
+#: rare: this run did not hit one on this project's VM, and guards the lock rather than proving it.
+EPOCHS_AT_ONCE = 100
+
+
+def test_threaded_epochs_from_two_threads_at_once_finish_with_their_own_results():
+    """Two fits training at once from two Python threads, each epoch on three threads of the
+    shared pool: neither may wait for ever for a pool thread busy with the other's epoch."""
+    expected = _state(np.float64, "adam")
+    _epochs(lambda s: _sharded(s, 3, 3), expected, epochs=EPOCHS_AT_ONCE)
+    states = [_state(np.float64, "adam") for _ in range(2)]
+
+    def train(state):
+        _epochs(lambda s: _sharded(s, 3, 3), state, epochs=EPOCHS_AT_ONCE)
+
+    threads = [threading.Thread(target=train, args=(state,), daemon=True) for state in states]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "two threaded epochs deadlocked"
+    for state in states:
+        np.testing.assert_array_equal(state["parameters"], expected["parameters"])
+
+
 def test_an_epoch_keeps_no_training_data_alive():
     state = _state(np.float64, "adam")
     cpu.train_epoch(*epoch_arguments(state))
