@@ -11,6 +11,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from .. import schedules
 from ..errors import DivergenceError
 from ..kernels import codes
 from ..kernels.records import Batches, Penalty, TrainingState
@@ -21,7 +22,6 @@ from ..validation import (
     check_X,
     check_y,
 )
-from .. import schedules
 from . import optimizers
 from .history import History
 from .progress import Progress, check_verbose
@@ -172,7 +172,6 @@ def _train(model, data, plan, rng):
     network = model.network
     ordered = np.arange(n, dtype=np.int64)
     ordered_runs = _batch_runs(w, batch_size)
-
     if validation is not None:
         Xv, Yv = validation
         validation_device = (k.to_device(Xv), k.to_device(Yv),
