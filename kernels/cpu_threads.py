@@ -159,7 +159,7 @@ def training_session():
     if not blas.lib_controllers:
         yield 1  # a BLAS threadpoolctl cannot limit
         return
-    with blas.limit(limits=1):
+    with _blas_on_one_thread(blas):
         if _state["blas_limit_holds"] is None:
             _state["blas_limit_holds"] = all(info["num_threads"] == 1 for info in blas.info())
         _held.threads = threads if _state["blas_limit_holds"] else 1
@@ -167,6 +167,29 @@ def training_session():
             yield _held.threads
         finally:
             _held.threads = 0
+
+
+_blas_hold = {"sessions": 0, "limiter": None}  # training sessions open in the process
+_blas_hold_lock = threading.Lock()
+
+
+@contextmanager
+def _blas_on_one_thread(blas):
+    """BLAS held to one thread while any training session of the process is open. threadpoolctl's
+    limits are process-wide: two sessions each setting and restoring their own would let the one
+    that ends last restore the one thread the other had set, for good."""
+    with _blas_hold_lock:
+        if _blas_hold["sessions"] == 0:
+            _blas_hold["limiter"] = blas.limit(limits=1)
+        _blas_hold["sessions"] += 1
+    try:
+        yield
+    finally:
+        with _blas_hold_lock:
+            _blas_hold["sessions"] -= 1
+            if _blas_hold["sessions"] == 0:
+                _blas_hold["limiter"].restore_original_limits()
+                _blas_hold["limiter"] = None
 
 
 @contextmanager

@@ -155,7 +155,8 @@ EPOCHS_AT_ONCE = 100
 
 def test_threaded_epochs_from_two_threads_at_once_finish_with_their_own_results():
     """Two fits training at once from two Python threads, each epoch on three threads of the
-    shared pool: neither may wait for ever for a pool thread busy with the other's epoch."""
+    shared pool: neither may wait for ever for a pool thread busy with the other's epoch, and
+    BLAS's thread count is restored when both are done."""
     expected = _state(np.float64, "adam")
     _epochs(lambda s: _sharded(s, 3, 3), expected, epochs=EPOCHS_AT_ONCE)
     states = [_state(np.float64, "adam") for _ in range(2)]
@@ -163,6 +164,8 @@ def test_threaded_epochs_from_two_threads_at_once_finish_with_their_own_results(
     def train(state):
         _epochs(lambda s: _sharded(s, 3, 3), state, epochs=EPOCHS_AT_ONCE)
 
+    blas_before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()
+                   if i["user_api"] == "blas"]
     threads = [threading.Thread(target=train, args=(state,), daemon=True) for state in states]
     for thread in threads:
         thread.start()
@@ -171,6 +174,9 @@ def test_threaded_epochs_from_two_threads_at_once_finish_with_their_own_results(
     assert not any(thread.is_alive() for thread in threads), "two threaded epochs deadlocked"
     for state in states:
         np.testing.assert_array_equal(state["parameters"], expected["parameters"])
+    # BLAS's own thread count is back, not left at the one thread the epochs held it to
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()
+            if i["user_api"] == "blas"] == blas_before
 
 
 def test_an_epoch_keeps_no_training_data_alive():
