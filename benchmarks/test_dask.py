@@ -106,7 +106,7 @@ def test_dask_epoch(benchmark, profile, n_workers):
     sizes = SIZES[profile]
     benchmark.group = "dask epochs"
     with LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None, worker_dashboard_address=None) as cluster, \
+                      dashboard_address=":0", worker_dashboard_address=None) as cluster, \
             Client(cluster) as client:
         workers = sorted(client.nthreads())
         X, y = client.persist(list(_data(sizes, workers)), optimize_graph=False)

@@ -23,9 +23,10 @@ def local_cluster(n_workers, threads_per_worker):
     """
     from distributed import Client, LocalCluster
 
-    # no dashboards: a test run must not depend on (or warn about) free ports
+    # The scheduler serves HTTP even with no dashboard; on a port of its own (":0"), so two test
+    # clusters at once never contend for the default one (a warning, an error under pytest).
     with LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                      dashboard_address=None, worker_dashboard_address=None,
+                      dashboard_address=":0", worker_dashboard_address=None,
                       env=WORKER_ENV) as cluster, Client(cluster) as client:
         client.wait_for_workers(n_workers, timeout=60)
         yield client

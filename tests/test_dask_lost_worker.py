@@ -78,3 +78,27 @@ def test_killed_worker_ends_the_fit_and_warm_start_continues(client):
     # killed fit's first
     assert model.loss_curve_[-2] < first_loss
     assert not all(np.array_equal(a, b) for a, b in zip(model.coefs_, kept))
+
+
+def test_a_worker_lost_between_its_task_finishing_and_the_fetch_is_reported():
+    """The worker is frozen once its task has finished, so the client sees the task finished and
+    starts fetching from a worker that cannot answer; then it is killed. The fetch must give up
+    and report the lost worker, not wait for the task Dask reschedules onto a worker that is
+    gone (a wait that would end in ``TimeoutError`` once ``timeout`` has passed)."""
+    from fastbp.dask.waiting import results
+
+    with local_cluster(n_workers=1, threads_per_worker=1) as client:
+        (victim,) = client.nthreads()
+        pid = client.run(os.getpid)[victim]
+        future = client.submit(np.arange, 1000, workers=[victim], pure=False)
+        wait([future], timeout=60)
+        os.kill(pid, signal.SIGSTOP)
+        killer = threading.Timer(2.0, os.kill, (pid, signal.SIGKILL))
+        killer.start()
+        try:
+            with pytest.raises(WorkerLostError, match="left the cluster during round 1") as lost:
+                results(client, [future], [victim], timeout=30, doing="round 1")
+        finally:
+            killer.join()
+        assert lost.value.workers == [victim]
+        assert future.status == "cancelled"

@@ -7,6 +7,8 @@ its worker dies: it waits for a worker that may never come back. So the client w
 once the fit's ``timeout`` has passed.
 """
 
+import contextlib
+import threading
 import time
 
 #: How often a waiting fit checks that its workers are alive: a lost worker is reported about
@@ -44,6 +46,51 @@ def _lost(client, workers):
     return [worker for worker in workers if worker not in alive]
 
 
+def _slice(deadline, seconds):
+    return max(0.0, min(seconds, deadline - time.monotonic()))
+
+
+def _raise_if_dropped(futures, doing, dropped):
+    """Raise if a task was dropped or failed."""
+    if dropped is not None:
+        raise WorkerLostError(f"the scheduler dropped a task of {doing} ({dropped})", [])
+    failed = [future for future in futures if future.status == "error"]
+    if failed:
+        failed[0].result()  # raises the task's own exception
+    gone = [future for future in futures if future.status in ("cancelled", "lost")]
+    if gone:
+        raise WorkerLostError(f"the result of {doing} was {gone[0].status} (its worker or the "
+                              f"scheduler dropped it)", [])
+
+
+@contextlib.contextmanager
+def _cancelled_if_lost(client, futures, workers, deadline):
+    """Cancel ``futures`` from a watching thread once one of ``workers`` has gone or ``deadline``
+    has passed, for as long as the body runs.
+
+    A worker can die after its task finished and before the client has fetched the result; the
+    fetch then waits for the task Dask reschedules onto the worker that is gone. Cancelling makes
+    the fetch raise ``CancelledError``. (A time limit on the fetch itself would end it too, but
+    would leave Dask's own gathering tasks to fail later, unobserved.)
+    """
+    stop = threading.Event()
+
+    def watch():
+        while not stop.wait(_slice(deadline, POLL_SECONDS)):
+            if time.monotonic() >= deadline or _lost(client, workers):
+                for future in futures:
+                    future.cancel()
+                return
+
+    watcher = threading.Thread(target=watch, name="fastbp-dask-fetch-watch", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
 def results(client, futures, workers, timeout, doing):
     """The results of ``futures``, waiting at most ``timeout`` seconds in all.
 
@@ -74,32 +121,23 @@ def results(client, futures, workers, timeout, doing):
     deadline = time.monotonic() + timeout
     try:
         while True:
-            left = deadline - time.monotonic()
             dropped = None
             try:
-                wait(futures, timeout=max(0.0, min(POLL_SECONDS, left)))
+                wait(futures, timeout=_slice(deadline, POLL_SECONDS))
+                if all(future.status == "finished" for future in futures):
+                    with _cancelled_if_lost(client, futures, workers, deadline):
+                        return [future.result() for future in futures]
             except TimeoutError:
                 pass
             except _cancelled() as error:  # the scheduler forgot a task, as it does when the
                 dropped = error            # worker a pinned task waits for has gone
             lost = _lost(client, workers)
             if lost:
-                raise WorkerLostError(f"worker {', '.join(lost)} left the cluster during "
-                                      f"{doing}", lost)
-            if dropped is not None:
-                raise WorkerLostError(f"the scheduler dropped a task of {doing} ({dropped})", [])
-            failed = [future for future in futures if future.status == "error"]
-            if failed:
-                failed[0].result()  # raises the task's own exception
-            gone = [future for future in futures if future.status in ("cancelled", "lost")]
-            if gone:
-                raise WorkerLostError(f"the result of {doing} was {gone[0].status} (its worker "
-                                      f"or the scheduler dropped it)", [])
-            if all(future.status == "finished" for future in futures):
-                return [future.result(timeout=max(1.0, deadline - time.monotonic()))
-                        for future in futures]
+                raise WorkerLostError(f"worker {', '.join(lost)} left the cluster during {doing}",
+                                      lost)
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"{doing} did not finish within timeout={timeout:g} s")
+            _raise_if_dropped(futures, doing, dropped)
     except BaseException:
         for future in futures:
             future.cancel()
