@@ -1,8 +1,21 @@
-"""Shared test setup: ``helpers`` importable whatever pytest's import mode, and hypothesis's
-failure reports kept working under ``filterwarnings = error``."""
+"""Shared test setup: ``helpers`` importable whatever pytest's import mode, hypothesis's profiles,
+and its failure reports kept working under ``filterwarnings = error``.
 
+Hypothesis profiles (``HYPOTHESIS_PROFILE``): ``ci``, the default, draws the same examples on every
+run, so a test run passes or fails on the code alone; ``explore`` draws new ones each run
+(``HYPOTHESIS_PROFILE=explore python -m pytest tests/test_properties.py``), to look for inputs the
+fixed draw misses.
+"""
+
+import os
 import pathlib
 import sys
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 _HERE = str(pathlib.Path(__file__).resolve().parent)
 if _HERE not in sys.path:

@@ -5,9 +5,11 @@ the offending value. Nothing is silently coerced, truncated or dropped.
 """
 
 import re
+import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import fastbp
 
@@ -332,3 +334,25 @@ def test_every_whole_number_setting_refuses_the_same_mistakes_the_same_way(name,
 def test_every_fraction_setting_refuses_the_same_mistakes_the_same_way(make, value, error):
     with pytest.raises(error, match=r"must be (a real number )?in \[0, 1\); got"):
         make(value)
+
+
+@pytest.mark.parametrize("weight", [0j, 1 + 2j, np.complex64(1)])
+@pytest.mark.parametrize("make", [fastbp.MLPClassifier, fastbp.MLPRegressor])
+def test_estimators_refuse_a_complex_scalar_sample_weight(make, weight):
+    est = make(hidden_layer_sizes=(2,), max_iter=1, backend=BACKEND, random_state=0)
+    with pytest.raises(TypeError, match=r"sample_weight must be real; got the complex number"):
+        est.fit(X, LABELS, sample_weight=weight)
+    assert not hasattr(est, "coefs_")
+
+
+def test_a_real_scalar_sample_weight_weighs_every_sample_alike():
+    def fitted(weight):
+        est = fastbp.MLPClassifier(hidden_layer_sizes=(2,), max_iter=3, backend=BACKEND,
+                                   random_state=0, solver="sgd", tol=0.0, n_iter_no_change=10)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # three epochs, on purpose
+            return est.fit(X + np.arange(4)[:, None], LABELS, sample_weight=weight).coefs_
+
+    # equal up to the rounding of the normalised weights
+    for scalar, unweighted in zip(fitted(2.5), fitted(None)):
+        np.testing.assert_allclose(scalar, unweighted, rtol=1e-6)

@@ -448,6 +448,12 @@ class BaseMLP(BaseEstimator):
     def _sample_weight(self, sample_weight, X):
         if sample_weight is None:
             return None
+        if isinstance(sample_weight, numbers.Complex) and not isinstance(sample_weight,
+                                                                         numbers.Real):
+            # scikit-learn would fill the weights with its real part, warning (an error under
+            # -W error) rather than refusing, as it refuses complex arrays
+            raise TypeError(f"sample_weight must be real; got the complex number "
+                            f"{sample_weight!r}")
         with np.errstate(over="ignore", invalid="ignore"):  # as in _validated_X
             return _check_sample_weight(sample_weight, X, dtype=np.float64)
 
