@@ -76,11 +76,14 @@ def _cancelled_if_lost(client, futures, workers, deadline):
     stop = threading.Event()
 
     def watch():
-        while not stop.wait(_slice(deadline, POLL_SECONDS)):
-            if time.monotonic() >= deadline or _lost(client, workers):
-                for future in futures:
-                    future.cancel()
-                return
+        try:
+            while not stop.wait(_slice(deadline, POLL_SECONDS)):
+                if time.monotonic() >= deadline or _lost(client, workers):
+                    for future in futures:
+                        future.cancel()
+                    return
+        except Exception:  # the client failing (closed, say): the fetch reports that itself
+            return
 
     watcher = threading.Thread(target=watch, name="fastbp-dask-fetch-watch", daemon=True)
     watcher.start()
