@@ -48,13 +48,15 @@ MIN_BLOCK_ROWS = 2 * CHUNK_ROWS
 @jit
 def _forward_rows(theta, dims, table, activations, X, out, space, bounds):
     # out[lo:hi] (r, dims[-1]) <- the network on X[lo:hi] (r, dims[0]), bounds = (lo, hi, chunk):
-    # chunk rows at a time, the hidden layers' outputs alternately in space (2, chunk * widest)
+    # chunk rows at a time in space (3, chunk * widest): the hidden layers' outputs alternately in
+    # its rows 0 and 1, each layer's pre-activation in row 2
     scalars = np.empty(2, theta.dtype)  # BLAS's alpha = 1, beta = 0
     scalars[0], scalars[1] = 1, 0
     lo, hi, chunk = bounds
     last = dims.shape[0] - 2
     for start in range(lo, hi, chunk):
         stop = min(start + chunk, hi)
+        rows = stop - start
         x = X[start:stop]
         offset = 0
         for i in range(last + 1):
@@ -63,17 +65,20 @@ def _forward_rows(theta, dims, table, activations, X, out, space, bounds):
             W = theta[offset:split].reshape((n_in, n_out))
             b = theta[split:split + n_out]
             offset = split + n_out
+            pre = space[2, :rows * n_out].reshape((rows, n_out))
+            if rows < GEMV_ROWS:
+                for row in range(rows):
+                    gemv(x[row], W, pre[row], scalars)
+            else:
+                gemm(x, False, W, False, pre, scalars)
+            _add_bias(pre, b)
             if i == last:
                 y = out[start:stop]
             else:
-                y = space[i % 2, :(stop - start) * n_out].reshape((stop - start, n_out))
-            if stop - start < GEMV_ROWS:
-                for row in range(stop - start):
-                    gemv(x[row], W, y[row], scalars)
-            else:
-                gemm(x, False, W, False, y, scalars)
-            _add_bias(y, b)
-            call_3(table[activations[i]], y, y, y)  # in place: inference keeps no pre-activation
+                y = space[i % 2, :rows * n_out].reshape((rows, n_out))
+            # out of place: in place (y as both output and input), LLVM's overlap check sends the
+            # loop to its scalar version, 2x slower than reading pre and writing y
+            call_3(table[activations[i]], y, pre, pre)
             x = y
 
 
@@ -92,14 +97,14 @@ class Forward:
     def __init__(self, theta, dims, activations):
         self.theta, self.dims, self.activations = theta, dims, activations
         self.table = cpu_tables.table("activation_forward", theta.dtype, set(activations.tolist()))
-        self.hidden = max([int(d) for d in dims[1:-1]], default=1)
+        self.widest = max(int(d) for d in dims[1:])
         self._space = threading.local()
 
     def space(self):
-        """This thread's buffers for the hidden layers' outputs."""
+        """This thread's buffers for the layers' outputs and pre-activations."""
         space = getattr(self._space, "array", None)
         if space is None:
-            space = self._space.array = np.empty((2, CHUNK_ROWS * self.hidden), self.theta.dtype)
+            space = self._space.array = np.empty((3, CHUNK_ROWS * self.widest), self.theta.dtype)
         return space
 
     def rows(self, X, out, lo, hi):
