@@ -191,6 +191,9 @@ class Sequential:
         if vector is self._theta:
             return
         vector = np.asarray(vector)
+        if vector.dtype == self.dtype and vector.shape == self._theta.shape:
+            self._theta[...] = vector  # nothing to round, nothing to overflow (every epoch of fit)
+            return
         if vector.dtype.kind not in "biuf":
             raise TypeError(f"parameters must be a real numeric array; got dtype {vector.dtype}")
         if vector.shape != self._theta.shape:

@@ -172,6 +172,7 @@ def _train(model, data, plan, rng):
     network = model.network
     ordered = np.arange(n, dtype=np.int64)
     ordered_runs = _batch_runs(w, batch_size)
+    all_weighted = bool(np.all(w > 0))
     if validation is not None:
         Xv, Yv = validation
         validation_device = (k.to_device(Xv), k.to_device(Yv),
@@ -199,7 +200,8 @@ def _train(model, data, plan, rng):
     def run_epoch(lr):
         """One pass over the data; the mean loss of the batches that carried weight."""
         order = rng.permutation(n).astype(np.int64) if shuffle else ordered
-        runs = _batch_runs(w[order], batch_size) if shuffle else ordered_runs
+        # every batch carries weight when every sample does (the usual case): nothing to look for
+        runs = _batch_runs(w[order], batch_size) if shuffle and not all_weighted else ordered_runs
         total, count = 0.0, 0
         settings = opt.settings(lr)
         for lo, hi in runs:
