@@ -21,8 +21,8 @@ import numpy as np
 
 from . import cpu_tables
 from .cpu_tables import call_3, call_4_float64, call_5
-from .cpu_blas import gemm
-from .cpu_epoch import _add_bias, _column_sums, inline, jit, train_epoch
+from .cpu_blas import affine, gemm
+from .cpu_epoch import _column_sums, inline, jit, train_epoch
 from .cpu_threads import training_session
 from .cpu_forward import Forward as Inference
 from .cpu_training import (adam_learning_rate, adam_update, dropout_backward, dropout_forward,
@@ -102,8 +102,7 @@ def _call_loss_backward(table, code, arrays):
 @jit
 def _dense_forward(out, pre, x, W, b, forward, activation):
     # out, pre (n, n_out) <- act(x (n, n_in) @ W (n_in, n_out) + b (n_out,))
-    gemm(x, False, W, False, pre, _scalars_like(pre))
-    _add_bias(pre, b)
+    affine(x, W, b, pre, _scalars_like(pre))
     call_3(forward[activation], out, pre, pre)
 
 

@@ -27,10 +27,11 @@ import numba
 import numpy as np
 from numba import njit
 
-from . import cpu_tables, layout
+from . import cpu_calls, cpu_tables, layout
 from .cpu_tables import call_3, call_4_float64, call_5, call_7
 from .codes import IDENTITY, LOGIT_LOSSES
-from .cpu_blas import gemm
+from .cpu_blas import affine, gemm
+from .cpu_calls import call_train_rows, call_update_chunk
 from .cpu_sync import barrier
 from .cpu_threads import training_session, pool, split
 from .records import Batches, TrainingState
@@ -62,6 +63,8 @@ class Kernels(NamedTuple):
     loss_forward: np.ndarray    # int64 (loss codes,)
     loss_backward: np.ndarray   # int64 (loss codes,)
     optimizer_step: np.ndarray  # int64 (optimizer codes,)
+    parts: np.ndarray           # int64 (2,): _train_rows and _update_chunk compiled for the types
+    #                             of the epoch's arguments (:func:`_entry_point`, kernels/cpu_calls.py)
 
 
 class Dropout(NamedTuple):
@@ -133,20 +136,6 @@ def workspace_starts(dims, rows):
 
 
 @inline
-def _piece(workspace, starts, slot, rows, cols):
-    """The buffer in ``slot`` (:func:`_slot`) for ``rows`` rows."""
-    return _matrix(workspace, starts[slot], rows, cols)
-
-
-@inline
-def _slot(i, piece):
-    """Where layer ``i``'s buffer ``piece`` (one of _OUT, _PRE, ...) is in the workspace's starts.
-    Inlined, so the piece constant never reaches a compiled callee as a literal (which would
-    compile it once per constant)."""
-    return 3 + _PER_LAYER * i + piece
-
-
-@inline
 def _part(i, n_parts, size):
     """Bounds of part ``i`` of ``range(size)`` cut into ``n_parts`` near-equal pieces."""
     return i * size // n_parts, (i + 1) * size // n_parts
@@ -161,14 +150,6 @@ def _column_sums(db, delta):
     for i in range(n):
         for j in range(k):
             db[j] += delta[i, j]
-
-
-@inline
-def _add_bias(pre, b):
-    n, k = pre.shape
-    for i in range(n):
-        for j in range(k):
-            pre[i, j] += b[j]
 
 
 @internal
@@ -191,6 +172,10 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, rates, ke
     xb = _matrix(flat, starts[0], r, dims[0])
     yb = _matrix(flat, starts[1], r, dims[n_layers])
     wb = flat[starts[2]:starts[2] + r]
+    # slots[i, piece]: where layer i's buffer piece (_OUT, _PRE, ...) starts; indexed here rather
+    # than through a helper, which would be inlined at a dozen call sites (tenths of a second of
+    # cold JIT) or compiled once per piece constant
+    slots = starts[3:3 + _PER_LAYER * n_layers].reshape((n_layers, _PER_LAYER))
     # element loops, not row slices: a slice assignment compiles Numba's shape-mismatch error
     # formatting, seconds of cold JIT for nothing
     for i in range(r):
@@ -204,29 +189,28 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, rates, ke
     for i in range(n_layers):
         k = dims[i + 1]
         W, b = _layer(theta, network, i)
-        pre = _piece(flat, starts, _slot(i, _PRE), r, k)
-        out = _piece(flat, starts, _slot(i, _OUT), r, k)
-        gemm(x, False, W, False, pre, scalars)
-        _add_bias(pre, b)
+        pre = _matrix(flat, slots[i, _PRE], r, k)
+        out = _matrix(flat, slots[i, _OUT], r, k)
+        affine(x, W, b, pre, scalars)
         call_3(kernels.forward[activations[i]], out, pre, pre)
         x = out
         if rates is not None:
             if rates[i] > 0:
-                x = _piece(flat, starts, _slot(i, _DROPPED), r, k)
-                mask = _piece(flat, starts, _slot(i, _MASK), r, k)
+                x = _matrix(flat, slots[i, _DROPPED], r, k)
+                mask = _matrix(flat, slots[i, _MASK], r, k)
                 dropout_rows(x, mask, out, rates[i], key[0], key[1], i, lo)
     last = n_layers - 1
     k = dims[n_layers]
-    pre = _piece(flat, starts, _slot(last, _PRE), r, k)
-    out = _piece(flat, starts, _slot(last, _OUT), r, k)
-    delta = _piece(flat, starts, _slot(last, _GRAD), r, k)
+    pre = _matrix(flat, slots[last, _PRE], r, k)
+    out = _matrix(flat, slots[last, _OUT], r, k)
+    delta = _matrix(flat, slots[last, _GRAD], r, k)
     rows_loss = call_4_float64(kernels.loss_forward[loss], pre, out, yb, wb)
     call_5(kernels.loss_backward[loss], delta, pre, out, yb, wb)
     for i in range(last, -1, -1):
         k = dims[i + 1]
-        delta = _piece(flat, starts, _slot(i, _GRAD), r, k)
-        out = _piece(flat, starts, _slot(i, _OUT), r, k)
-        pre = _piece(flat, starts, _slot(i, _PRE), r, k)
+        delta = _matrix(flat, slots[i, _GRAD], r, k)
+        out = _matrix(flat, slots[i, _OUT], r, k)
+        pre = _matrix(flat, slots[i, _PRE], r, k)
         # a logits-form loss hands back dL/dz of the output layer: its derivative is the identity
         activation = IDENTITY if (loss in LOGIT_LOSSES and i == last) else activations[i]
         call_3(kernels.backward[activation], delta, out, pre)
@@ -237,17 +221,17 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, rates, ke
             if rates is not None:
                 if rates[i - 1] > 0:
                     below = _DROPPED
-            x = _piece(flat, starts, _slot(i - 1, below), r, dims[i])
+            x = _matrix(flat, slots[i - 1, below], r, dims[i])
         dW, db = _layer(gradient, network, i)
         gemm(x, True, delta, False, dW, scalars)
         _column_sums(db, delta)
         if i > 0:
             W, b = _layer(theta, network, i)
-            grad_below = _piece(flat, starts, _slot(i - 1, _GRAD), r, dims[i])
+            grad_below = _matrix(flat, slots[i - 1, _GRAD], r, dims[i])
             gemm(delta, False, W, True, grad_below, scalars)
             if rates is not None:
                 if rates[i - 1] > 0:
-                    mask = _piece(flat, starts, _slot(i - 1, _MASK), r, dims[i])
+                    mask = _matrix(flat, slots[i - 1, _MASK], r, dims[i])
                     dropout_backward(grad_below, mask)
     return rows_loss
 
@@ -302,8 +286,9 @@ def _epoch_worker(worker, n_workers, network, kernels, data, update, state, work
         for s in range(worker, n_shards, n_workers):
             lo, hi = _part(s, n_shards, m)
             gradient = state.gradient if s == 0 else shard_grads[s - 1]
-            losses[s] = _train_rows(space, state.parameters, gradient, network, kernels, data,
-                                    (idx, weight_sum, lo, hi), rates, (seed, step))
+            losses[s] = call_train_rows(kernels.parts[0], space, state.parameters, gradient,
+                                        network, kernels, data, (idx, weight_sum, lo, hi), rates,
+                                        (seed, step))
         if barrier(sync, n_workers):
             return np.nan, step
         batch_loss = 0.0
@@ -315,9 +300,9 @@ def _epoch_worker(worker, n_workers, network, kernels, data, update, state, work
         for c in range(worker, n_chunks, n_workers):
             lo, hi = _part(c, n_chunks, size)
             # the penalties are per batch, divided by its size (scikit-learn's scaling)
-            penalties[c] = _update_chunk(state, shard_grads, network,
-                                         (lo, hi, update.l2 / m, update.l1 / m), update, kernels,
-                                         step)
+            penalties[c] = call_update_chunk(kernels.parts[1], state, shard_grads, network,
+                                             (lo, hi, update.l2 / m, update.l1 / m), update,
+                                             kernels, step)
         if barrier(sync, n_workers):
             return np.nan, step
         for c in range(n_chunks):
@@ -336,7 +321,8 @@ def network_kernels(dtype, activations, loss, optimizer):
                                     list(activations[:-1]) + [output]),
                    cpu_tables.table("loss_forward", dtype, [loss]),
                    cpu_tables.table("loss_backward", dtype, [loss]),
-                   cpu_tables.table("optimizer_step", dtype, [optimizer]))
+                   cpu_tables.table("optimizer_step", dtype, [optimizer]),
+                   np.zeros(2, np.int64))
 
 
 def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps_taken):
@@ -418,12 +404,32 @@ def _entry_point(args):
     if (found is not None and all(a is b for a, b in zip(found[1], ours))
             and all(_alive(ref) is value for ref, value in zip(found[0], theirs))):
         return found[2]
+    rows_types, chunk_types = _part_types(args)
+    kernels.parts[:] = (cpu_calls.address(_train_rows, rows_types, numba.float64),
+                        cpu_calls.address(_update_chunk, chunk_types, numba.float64))
     signature = tuple(numba.typeof(value) for value in (0, 1, *args))
     if signature not in _epoch_worker.overloads:
+        cpu_calls.expect("train_rows", rows_types)
+        cpu_calls.expect("update_chunk", chunk_types)
         _epoch_worker.compile(signature)
     entry = _epoch_worker.overloads[signature].entry_point
     _last_entry.value = (tuple(None if v is None else weakref.ref(v) for v in theirs), ours, entry)
     return entry
+
+
+def _part_types(args):
+    """The argument types with which :func:`_epoch_worker`, given ``args``, calls
+    :func:`_train_rows` and :func:`_update_chunk` (each a tuple of numba types)."""
+    network, kernels, data, update, state, workspace, dropout, step = args
+    typeof = numba.typeof
+    space = (workspace.buffers[0], workspace.starts, workspace.scalars)
+    batch = (data.order[:0], 0.0, 0, 0)  # rows' indices, weight sum, lo, hi
+    rows = (typeof(space), typeof(state.parameters), typeof(state.gradient), typeof(network),
+            typeof(kernels), typeof(data), typeof(batch), typeof(dropout.rates), typeof((0, 0)))
+    bounds = (0, 0, 0.0, 0.0)  # lo, hi, l2, l1
+    chunk = (typeof(state), typeof(workspace.shard_grads), typeof(network), typeof(bounds),
+             typeof(update), typeof(kernels), typeof(0))
+    return rows, chunk
 
 
 def _alive(ref):

@@ -27,8 +27,8 @@ import threading
 import numpy as np
 
 from . import cpu_tables
-from .cpu_blas import gemm, gemv
-from .cpu_epoch import _add_bias, jit
+from .cpu_blas import affine, affine_row
+from .cpu_epoch import jit
 from .cpu_tables import call_3
 from .cpu_threads import training_session, pool
 
@@ -68,10 +68,9 @@ def _forward_rows(theta, dims, table, activations, X, out, space, bounds):
             pre = space[2, :rows * n_out].reshape((rows, n_out))
             if rows < GEMV_ROWS:
                 for row in range(rows):
-                    gemv(x[row], W, pre[row], scalars)
+                    affine_row(x[row], W, b, pre[row], scalars)
             else:
-                gemm(x, False, W, False, pre, scalars)
-            _add_bias(pre, b)
+                affine(x, W, b, pre, scalars)
             if i == last:
                 y = out[start:stop]
             else:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from fastbp.kernels import codes, cpu, cpu_epoch, cpu_threads, reference
+from fastbp.kernels import codes, cpu, cpu_calls, cpu_epoch, cpu_threads, reference
 from helpers import epoch_arguments
 
 DIMS = np.array([5, 16, 12, 3])
@@ -250,3 +250,18 @@ def test_fit_in_a_forked_child_of_a_process_that_ran_numba_parallel_code():
     assert done.returncode == 0, done.stderr
     layer, child_status = done.stdout.split()
     assert child_status == "0", f"threading layer {layer}: the child failed: {done.stderr}"
+
+
+def test_a_part_called_with_types_it_was_not_compiled_for_is_a_compile_error(monkeypatch):
+    """The epoch calls its shard pass and its update through addresses (kernels/cpu_calls.py); a
+    call whose argument types differ from those the address was compiled for must not compile."""
+    vector = numba.float64[::1]
+    monkeypatch.setattr(cpu_calls, "_expected", {"update_chunk": (vector,) * 6 + (numba.int64,)})
+
+    def caller(address, x, step):
+        return cpu_calls.call_update_chunk(address, x, x, x, x, x, x, step)
+
+    matching = numba.njit(caller).compile((numba.int64, vector, numba.int64))  # compiles
+    assert matching is not None
+    with pytest.raises(numba.core.errors.TypingError, match="update_chunk.*compiled for"):
+        numba.njit(caller).compile((numba.int64, numba.float32[::1], numba.int64))

@@ -48,7 +48,6 @@ FLOAT32_KERNELS = {
     "_sigmoid": (cpu_activations._sigmoid.py_func, lambda: (F32(0.5),)),
     **{f"{name}_{direction}": (getattr(cpu_activations, f"{name}_{direction}"), _activation_args)
        for name in codes.ACTIVATION_CODES for direction in ("forward", "backward")},
-    "_add_bias": (cpu_epoch._add_bias.py_func, lambda: (_m(3, 4), _m(4))),
     "_column_sums": (cpu_epoch._column_sums.py_func, lambda: (_m(4), _m(3, 4))),
     "_dense_forward": (cpu._dense_forward.py_func, _dense_forward_args),
     "_dense_backward": (cpu._dense_backward.py_func, _dense_backward_args),
