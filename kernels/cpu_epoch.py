@@ -404,17 +404,26 @@ def _entry_point(args):
     if (found is not None and all(a is b for a, b in zip(found[1], ours))
             and all(_alive(ref) is value for ref, value in zip(found[0], theirs))):
         return found[2]
-    rows_types, chunk_types = _part_types(args)
-    kernels.parts[:] = (cpu_calls.address(_train_rows, rows_types, numba.float64),
-                        cpu_calls.address(_update_chunk, chunk_types, numba.float64))
     signature = tuple(numba.typeof(value) for value in (0, 1, *args))
-    if signature not in _epoch_worker.overloads:
-        cpu_calls.expect("train_rows", rows_types)
-        cpu_calls.expect("update_chunk", chunk_types)
-        _epoch_worker.compile(signature)
+    parts = _parts.get(signature)
+    if parts is None:
+        rows_types, chunk_types = _part_types(args)
+        parts = (cpu_calls.address(_train_rows, rows_types, numba.float64),
+                 cpu_calls.address(_update_chunk, chunk_types, numba.float64))
+        with _compiling:  # the expected types hold until this compile has checked them
+            if signature not in _epoch_worker.overloads:
+                cpu_calls.expect("train_rows", rows_types)
+                cpu_calls.expect("update_chunk", chunk_types)
+                _epoch_worker.compile(signature)
+        _parts[signature] = parts
+    kernels.parts[:] = parts
     entry = _epoch_worker.overloads[signature].entry_point
     _last_entry.value = (tuple(None if v is None else weakref.ref(v) for v in theirs), ours, entry)
     return entry
+
+
+_parts = {}  # the epoch worker's signature -> the addresses of its parts for those types
+_compiling = threading.Lock()
 
 
 def _part_types(args):
