@@ -10,11 +10,13 @@ A GEMM's result for a row depends on how many rows it is computed with, and with
 BLAS cuts it: OpenBLAS picks its kernels and blocking by the shape (on this project's VM, a third
 of 20,000 rows differed in the last bit between one GEMM and 256-row pieces of it, and between BLAS
 on one thread and on two). So a batch of more than one chunk runs with BLAS held to one thread,
-and is cut into blocks of whole chunks, every chunk starting at the same row whatever the number of
-blocks: the output is the same, bit for bit, on any number of threads
-(``tests/test_forward_threads.py``).
+and every chunk starts at the same row and is computed whole by one thread, whichever thread and
+however many there are: the output is the same, bit for bit, on any number of threads
+(``tests/test_forward_threads.py``). The threads claim chunks one at a time from a shared counter
+rather than each taking a fixed block: on this project's VM, whose cores other tenants slow down
+unevenly, a thread with a fixed half of the batch left the other idle for part of the call.
 
-Why blocks on the epoch's pool (:mod:`fastbp.kernels.cpu_threads`) rather than BLAS's own threads:
+Why chunks on the epoch's pool (:mod:`fastbp.kernels.cpu_threads`) rather than BLAS's own threads:
 20,000 x 100 rows through 100-256-128-10 on this project's 2-core VM, medians of 7 interleaved
 rounds while other jobs shared the machine, took 24.5 ms in float32 and 72 ms in float64 split in
 two blocks, against 42 ms and 110 ms as one call with OpenBLAS's threads, and 25 ms and 0.96 s (it
@@ -29,6 +31,7 @@ import numpy as np
 from . import cpu_tables
 from .cpu_blas import affine, affine_row
 from .cpu_epoch import jit
+from .cpu_sync import atomic_add
 from .cpu_tables import call_3
 from .cpu_threads import training_session, pool
 
@@ -41,21 +44,26 @@ CHUNK_ROWS = 256
 #: VM).
 GEMV_ROWS = 8
 
-#: Fewest rows worth a thread of their own (a block of fewer finishes before a pool thread wakes).
+#: Fewest rows per thread worth waking a pool thread for (fewer finish before it wakes).
 MIN_BLOCK_ROWS = 2 * CHUNK_ROWS
 
 
 @jit
-def _forward_rows(theta, dims, table, activations, X, out, space, bounds):
-    # out[lo:hi] (r, dims[-1]) <- the network on X[lo:hi] (r, dims[0]), bounds = (lo, hi, chunk):
-    # chunk rows at a time in space (3, chunk * widest): the hidden layers' outputs alternately in
-    # its rows 0 and 1, each layer's pre-activation in row 2
+def _forward_rows(theta, dims, table, activations, X, out, space, work):
+    # out (n, dims[-1]) <- the network on X (n, dims[0]), work = (claims, chunk): chunk rows at a
+    # time, each chunk computed by the thread that claims it first through the shared counter
+    # claims[0]; in space (3, chunk * widest): the hidden layers' outputs alternately in its rows 0
+    # and 1, each layer's pre-activation in row 2
     scalars = np.empty(2, theta.dtype)  # BLAS's alpha = 1, beta = 0
     scalars[0], scalars[1] = 1, 0
-    lo, hi, chunk = bounds
+    claims, chunk = work
+    n = X.shape[0]
     last = dims.shape[0] - 2
-    for start in range(lo, hi, chunk):
-        stop = min(start + chunk, hi)
+    while True:
+        start = atomic_add(claims, 0, 1) * chunk
+        if start >= n:
+            return
+        stop = min(start + chunk, n)
         rows = stop - start
         x = X[start:stop]
         offset = 0
@@ -106,10 +114,11 @@ class Forward:
             space = self._space.array = np.empty((3, CHUNK_ROWS * self.widest), self.theta.dtype)
         return space
 
-    def rows(self, X, out, lo, hi):
-        """``out[lo:hi]`` from ``X[lo:hi]`` on the calling thread, BLAS as it is set."""
+    def rows(self, X, out, claims):
+        """The chunks of ``out`` from ``X`` that the calling thread claims first (``claims``: the
+        counter of claimed chunks, shared by the threads of one call), BLAS as it is set."""
         _forward_rows(self.theta, self.dims, self.table, self.activations, X, out, self.space(),
-                      (lo, hi, CHUNK_ROWS))
+                      (claims, CHUNK_ROWS))
 
     def __call__(self, X, out):
         """``out`` (n, dims[-1]) <- the network on ``X`` (n, dims[0]), both C-contiguous of the
@@ -117,21 +126,21 @@ class Forward:
 
         One chunk of rows runs on the calling thread with BLAS as it is set (holding BLAS would
         cost more than a one-row prediction). More rows run with BLAS held to one thread, so
-        that the output does not depend on how many threads BLAS or fastbp uses, in one block of
-        whole chunks per thread (``MIN_BLOCK_ROWS`` at least each).
+        that the output does not depend on how many threads BLAS or fastbp uses, on one thread per
+        ``MIN_BLOCK_ROWS`` rows at most. The threads take chunks one at a time as they finish the
+        last, so a thread slowed by another process on its core leaves its share to the others.
         """
         n = X.shape[0]
+        claims = np.zeros(1, np.int64)
         if n <= CHUNK_ROWS:
-            self.rows(X, out, 0, n)
+            self.rows(X, out, claims)
             return
         with training_session() as threads:
-            chunks = -(-n // CHUNK_ROWS)
-            blocks = max(1, min(threads, n // MIN_BLOCK_ROWS))
-            # every chunk starts at the same row whatever the thread count
-            bounds = [min(n, chunks * i // blocks * CHUNK_ROWS) for i in range(blocks + 1)]
-            workers = pool(blocks - 1) if blocks > 1 else []
-            tasks = [workers[i - 1].submit(self.rows, X, out, bounds[i], bounds[i + 1])
-                     for i in range(1, blocks)]
-            self.rows(X, out, bounds[0], bounds[1])
-            for task in tasks:
-                task.result()  # re-raises a block's error
+            helpers = max(1, min(threads, n // MIN_BLOCK_ROWS)) - 1
+            workers = pool(helpers) if helpers else []
+            tasks = [worker.submit(self.rows, X, out, claims) for worker in workers]
+            try:
+                self.rows(X, out, claims)
+            finally:
+                for task in tasks:
+                    task.result()  # re-raises a helper's error; none writes to out after return

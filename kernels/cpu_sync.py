@@ -48,7 +48,7 @@ def _element_pointer(context, builder, array_type, array, index):
 
 
 @intrinsic
-def _atomic_add(typingctx, array, index, value):
+def atomic_add(typingctx, array, index, value):
     """``array[index] += value`` atomically (sequentially consistent); returns the old value."""
     def codegen(context, builder, sig, args):
         pointer = _element_pointer(context, builder, sig.args[0], args[0], args[1])
@@ -86,9 +86,9 @@ def barrier(sync, n_workers):
     if n_workers == 1:
         return False
     generation = _atomic_load(sync, 1)
-    if _atomic_add(sync, 0, 1) == n_workers - 1:
-        _atomic_add(sync, 0, -n_workers)  # the last to arrive resets the count...
-        _atomic_add(sync, 1, 1)           # ...then releases the others
+    if atomic_add(sync, 0, 1) == n_workers - 1:
+        atomic_add(sync, 0, -n_workers)  # the last to arrive resets the count...
+        atomic_add(sync, 1, 1)           # ...then releases the others
         return _atomic_load(sync, 2) != 0
     checks = 0
     while _atomic_load(sync, 1) == generation:

@@ -1,6 +1,8 @@
 """The CPU backend's forward pass (kernels/cpu_forward.py): large batches split across threads give
 bitwise the output of one thread, and the thread policy follows the limits set on BLAS."""
 
+import threading
+
 import numba
 import numpy as np
 import pytest
@@ -83,10 +85,10 @@ def test_an_error_in_a_pool_thread_reaches_the_caller(monkeypatch):
     inference = model._inference()
     real_rows = type(inference).rows
 
-    def failing_rows(self, X, out, lo, hi):
-        if lo > 0:
+    def failing_rows(self, X, out, claims):
+        if threading.current_thread() is not threading.main_thread():
             raise RuntimeError("block failed")
-        real_rows(self, X, out, lo, hi)
+        real_rows(self, X, out, claims)
 
     monkeypatch.setattr(type(inference), "rows", failing_rows)
     with pytest.raises(RuntimeError, match="block failed"):
