@@ -16,7 +16,7 @@ from numba import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from .cpu_tables import _call
+from .cpu_tables import call_at_address
 
 _expected = {}  # part -> the argument types its address was compiled for
 
@@ -61,7 +61,7 @@ def call_train_rows(typingctx, address, space, theta, gradient, network, kernels
     """Call the shard pass (``cpu_epoch._train_rows``) at ``address``; returns its float64."""
     arguments = (space, theta, gradient, network, kernels, data, batch, rates, key)
     _checked("train_rows", arguments)
-    return types.float64(types.int64, *arguments), _call
+    return types.float64(types.int64, *arguments), call_at_address
 
 
 @intrinsic
@@ -71,4 +71,4 @@ def call_update_chunk(typingctx, address, state, shard_grads, network, bounds, u
     float64."""
     arguments = (state, shard_grads, network, bounds, update, kernels, step)
     _checked("update_chunk", arguments)
-    return types.float64(types.int64, *arguments), _call
+    return types.float64(types.int64, *arguments), call_at_address

@@ -140,9 +140,10 @@ def table(name, dtype, codes):
     return found
 
 
-def _call(context, builder, signature, args):
-    """Call the kernel at address ``args[0]`` with ``args[1:]``; a kernel's error returns from
-    the caller, as a call of a jitted function would."""
+def call_at_address(context, builder, signature, args):
+    """Codegen of an intrinsic that calls the compiled function at address ``args[0]`` with
+    ``args[1:]`` in Numba's calling convention; its error returns from the caller, as a call of a
+    jitted function would."""
     argument_types = signature.args[1:]
     function_type = context.call_conv.get_function_type(signature.return_type, argument_types)
     pointer = builder.inttoptr(args[0], function_type.as_pointer())
@@ -156,22 +157,22 @@ def _call(context, builder, signature, args):
 @intrinsic
 def call_3(typingctx, address, a, b, c):
     """Call an activation kernel from a table: ``(out or grad, z or out, pre)``."""
-    return types.void(types.int64, a, b, c), _call
+    return types.void(types.int64, a, b, c), call_at_address
 
 
 @intrinsic
 def call_4_float64(typingctx, address, a, b, c, d):
     """Call a loss-forward kernel from a table: ``(pre, out, y, weight) -> float``."""
-    return types.float64(types.int64, a, b, c, d), _call
+    return types.float64(types.int64, a, b, c, d), call_at_address
 
 
 @intrinsic
 def call_5(typingctx, address, a, b, c, d, e):
     """Call a loss-backward kernel from a table: ``(grad, pre, out, y, weight)``."""
-    return types.void(types.int64, a, b, c, d, e), _call
+    return types.void(types.int64, a, b, c, d, e), call_at_address
 
 
 @intrinsic
 def call_7(typingctx, address, a, b, c, d, e, f, g):
     """Call an optimizer-step kernel from a table: ``(theta, grad, m1, m2, hyper, lr, step)``."""
-    return types.void(types.int64, a, b, c, d, e, f, g), _call
+    return types.void(types.int64, a, b, c, d, e, f, g), call_at_address
