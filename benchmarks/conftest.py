@@ -13,3 +13,10 @@ def pytest_addoption(parser):
 def profile(request):
     """``"quick"`` or ``"full"``."""
     return request.config.getoption("--profile")
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """Leave each benchmark's raw per-round samples out of the JSON: the committed results keep
+    pytest-benchmark's statistics and each suite's ``extra_info``, not thousands of timings."""
+    for benchmark in output_json["benchmarks"]:
+        benchmark["stats"].pop("data", None)
