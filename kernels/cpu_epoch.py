@@ -19,6 +19,7 @@ call, never per step; a worker's buffers are one flat array and views of it, not
 (lists of arrays, like allocation in compiled code, cost seconds of cold JIT time).
 """
 
+import operator
 import threading
 import weakref
 from typing import NamedTuple
@@ -356,16 +357,18 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
     if threads is not None:
         n_workers = max(1, min(int(threads), n_workers))
     rows = -(-min(int(batches.batch_size), batches.order.shape[0]) // n_shards)  # a shard's most
-    compiled, kernels, workspace = _setup(state.parameters, network, optimizer.code,
-                                          (n_shards, n_chunks, n_workers), rows)
-    rates = network.dropout if np.any(np.asarray(network.dropout) > 0) else None
+    settings = (n_shards, n_chunks, n_workers, rows, int(optimizer.code), float(penalty.l2),
+                float(penalty.l1), int(dropout_seed), int(batches.batch_size))
+    (compiled, kernels, workspace, dropout), run = _prepared(state, network, batches, settings)
+    workspace.sync[:] = 0
     args = (compiled, kernels,
-            Batches(batches.X, batches.Y, batches.sample_weight, batches.order,
-                    int(batches.batch_size)),
-            Update(int(optimizer.code), optimizer_hyper(optimizer), float(optimizer.lr),
-                   float(penalty.l2), float(penalty.l1)),
-            TrainingState(*state), workspace, Dropout(rates, int(dropout_seed)), int(steps_taken))
-    run = _entry_point(args)
+            Batches(batches.X, batches.Y, batches.sample_weight, batches.order, settings[8]),
+            Update(settings[4], optimizer_hyper(optimizer), float(optimizer.lr), settings[5],
+                   settings[6]),
+            TrainingState(*state), workspace, dropout, int(steps_taken))
+    if run is None:
+        run = _entry_point(args)
+        _last_epoch.value = _last_epoch.value._replace(run=run)
     if n_workers == 1:
         return run(0, 1, *args)
     # One threaded epoch at a time in the process: two epochs sharing the pool's threads could
@@ -383,27 +386,46 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
 _threaded_epoch = threading.Lock()
 
 
-_last_entry = threading.local()  # per calling thread: the entry point of its last epoch
+class _Prepared(NamedTuple):
+    """What a calling thread's last epoch was prepared with, kept for the next epoch of its fit.
+    """
+    network: object   # the caller's Network record (held: a few small arrays)
+    settings: tuple   # split, rows, optimizer code, penalty, dropout seed, batch size
+    arrays: tuple     # weak references to the caller's data and state arrays
+    fixed: tuple      # the worker's layout, kernels, workspace and dropout records
+    run: object       # the compiled worker for them; None until the first epoch finds it
+
+
+_last_epoch = threading.local()  # per calling thread: its last epoch's _Prepared
+
+
+def _prepared(state, network, batches, settings):
+    """The worker's arguments that are this module's own (``(layout, kernels, workspace,
+    dropout)``), and its compiled entry point (None if not yet known), reused from the calling
+    thread's previous epoch when it trained the same arrays of the same network the same way.
+
+    Building them takes tenths of a millisecond of Python, and Numba's dispatcher would type
+    every argument on every call (these records hold some twenty arrays): together more than a
+    small network's whole epoch. The caller's arrays are remembered by weak reference: an array
+    that is gone can neither match nor be kept alive (the training data outlives no fit here).
+    """
+    arrays = (batches.X, batches.Y, batches.sample_weight, *state)
+    found = getattr(_last_epoch, "value", None)
+    if (found is not None and found.network is network and found.settings == settings
+            and all(map(operator.is_, map(_alive, found.arrays), arrays))):
+        return found.fixed, found.run
+    n_shards, n_chunks, n_workers, rows, optimizer = settings[:5]
+    compiled, kernels, workspace = _setup(state.parameters, network, optimizer,
+                                          (n_shards, n_chunks, n_workers), rows)
+    rates = network.dropout if np.any(np.asarray(network.dropout) > 0) else None
+    fixed = (compiled, kernels, workspace, Dropout(rates, settings[7]))
+    _last_epoch.value = _Prepared(network, settings, tuple(map(weakref.ref, arrays)), fixed, None)
+    return fixed, None
 
 
 def _entry_point(args):
-    """The compiled worker for these arguments' types, looked up once per fit.
-
-    Numba's dispatcher types every argument on every call, and these records hold some twenty
-    arrays: a tenth of a millisecond, more than a small network's whole epoch. Within a fit every
-    epoch passes the same arrays (the visiting order and the optimizer's record aside, which this
-    module makes with fixed types), so the compiled entry point found for the first epoch serves
-    the rest. The caller's arrays are remembered by weak reference: an array that is gone can
-    neither match nor be kept alive (the training data outlives no fit here).
+    """The compiled worker for these arguments' types (compiled, with its parts, on first use).
     """
-    network, kernels, data, update, state, workspace, dropout, step = args
-    theirs = (data.X, data.Y, data.sample_weight, state.parameters, state.gradient,
-              state.moment_1, state.moment_2, dropout.rates)
-    ours = (network, kernels, workspace)  # held by this module's caches anyway
-    found = getattr(_last_entry, "value", None)
-    if (found is not None and all(a is b for a, b in zip(found[1], ours))
-            and all(_alive(ref) is value for ref, value in zip(found[0], theirs))):
-        return found[2]
     signature = tuple(numba.typeof(value) for value in (0, 1, *args))
     parts = _parts.get(signature)
     if parts is None:
@@ -416,10 +438,8 @@ def _entry_point(args):
                 cpu_calls.expect("update_chunk", chunk_types)
                 _epoch_worker.compile(signature)
         _parts[signature] = parts
-    kernels.parts[:] = parts
-    entry = _epoch_worker.overloads[signature].entry_point
-    _last_entry.value = (tuple(None if v is None else weakref.ref(v) for v in theirs), ours, entry)
-    return entry
+    args[1].parts[:] = parts
+    return _epoch_worker.overloads[signature].entry_point
 
 
 _parts = {}  # the epoch worker's signature -> the addresses of its parts for those types
@@ -442,35 +462,23 @@ def _part_types(args):
 
 
 def _alive(ref):
-    return None if ref is None else ref()
-
-
-_last_setup = threading.local()  # per calling thread: the setup of its last epoch
+    return ref()
 
 
 def _setup(theta, network, optimizer, split, rows):
-    """The network's layout, kernel tables and workspace of an epoch, reused from the calling
-    thread's previous epoch when nothing they depend on changed (the epochs of one fit): building
-    them costs a fifth of a small network's epoch."""
+    """The network's layout, kernel tables and workspace of an epoch."""
     n_shards, n_chunks, n_workers = split
     widths = tuple(int(d) for d in network.widths)
     activations = tuple(int(c) for c in network.activations)
-    key = (theta.ctypes.data, theta.shape[0], theta.dtype, widths, activations, int(network.loss),
-           int(optimizer), split, rows)
-    found = getattr(_last_setup, "value", None)
-    if found is not None and found[0] == key:
-        found[3].sync[:] = 0
-        return found[1:]
     offsets = np.array(layout.parameter_offsets(list(widths)), np.int64)
     compiled = NetworkLayout(np.array(widths, np.int64), np.array(activations, np.int64),
-                             key[5], offsets)
-    kernels = network_kernels(theta.dtype, list(activations), key[5], key[6])
+                             int(network.loss), offsets)
+    kernels = network_kernels(theta.dtype, list(activations), int(network.loss), optimizer)
     starts = workspace_starts(widths, rows)
-    workspace = Workspace(np.empty((n_shards - 1, key[1]), theta.dtype), np.empty(n_shards),
+    workspace = Workspace(np.empty((n_shards - 1, theta.shape[0]), theta.dtype), np.empty(n_shards),
                           np.empty(n_chunks), np.zeros(3, np.int64),
                           np.empty((n_workers, starts[-1]), theta.dtype), starts,
                           np.array([1, 0], theta.dtype))
-    _last_setup.value = (key, compiled, kernels, workspace)
     return compiled, kernels, workspace
 
 

@@ -188,6 +188,46 @@ def test_an_epoch_keeps_no_training_data_alive():
     assert X() is None, "the training data outlived its epoch"
 
 
+def test_the_epochs_of_one_fit_prepare_the_worker_once_and_train_as_if_each_did(monkeypatch):
+    """Epochs that pass the same network and arrays reuse the first one's workspace and compiled
+    worker (typing its arguments costs more than a small epoch); a changed setting, or other
+    arrays, prepares anew. Either way each epoch trains exactly as a freshly prepared one."""
+    calls = []
+    real_entry_point = cpu_epoch._entry_point
+
+    def counting_entry_point(args):
+        calls.append(1)
+        return real_entry_point(args)
+
+    monkeypatch.setattr(cpu_epoch, "_entry_point", counting_entry_point)
+    state = _state(np.float64, "adam")
+    network = epoch_arguments(state)[1]
+
+    def same_network(s):  # as fit does: one Network record for all its epochs
+        args = list(epoch_arguments(s))
+        args[1] = network
+        return cpu.train_epoch(*args)
+
+    cpu_epoch._last_epoch.value = None
+    losses = _epochs(same_network, state, epochs=4)
+    assert len(calls) == 1
+    state["dropout_seed"] += 1  # another setting: prepared anew
+    losses = np.append(losses, _epochs(same_network, state, epochs=1))
+    assert len(calls) == 2
+
+    fresh = _state(np.float64, "adam")
+    fresh_losses = []
+    for seed in (7, 7, 7, 7, 8):  # a new Network record per epoch: prepared every time
+        fresh["dropout_seed"] = seed
+        fresh_losses.extend(_epochs(lambda s: cpu.train_epoch(*epoch_arguments(s)), fresh,
+                                    epochs=1))
+        fresh["order"] = np.roll(fresh["order"], len(fresh_losses) - 1)  # with _epochs' 5: as above
+    assert len(calls) == 7
+    np.testing.assert_array_equal(losses, fresh_losses)
+    for name in ("parameters", "moment_1", "moment_2"):
+        np.testing.assert_array_equal(state[name], fresh[name])
+
+
 def test_shard_and_chunk_counts(monkeypatch):
     assert cpu_threads.shard_count(2, 200) == 2
     assert cpu_threads.shard_count(8, 40) == 40 // cpu_threads.MIN_SHARD_ROWS

@@ -247,7 +247,7 @@ def _train(model, data, plan, rng):
                     # an overflow shows as a non-finite loss or weights, reported just below
                     with np.errstate(over="ignore", invalid="ignore"):
                         loss = run_epoch(lr)
-                    if not (math.isfinite(loss) and np.all(np.isfinite(k.to_host(theta)))):
+                    if not (math.isfinite(loss) and np.isfinite(k.to_host(theta)).all()):
                         kept = fall_back(epoch)
                         where = "the initial weights" if kept == 0 else \
                             f"the weights from the end of epoch {kept}"
