@@ -8,9 +8,10 @@ order, adds the penalty's gradient and applies the optimizer. The sums are in a 
 split depends on the batch's size and the machine alone, so the weights depend neither on the
 thread count nor on scheduling.
 
-Each thread runs :func:`_epoch_worker` over the whole epoch (shards and chunks ``worker``,
-``worker + n_workers``, ...), meeting the others at a barrier after the shards and after the
-update (:mod:`fastbp.kernels.cpu_threads`, :mod:`fastbp.kernels.cpu_sync`). The activation, loss
+Each thread runs :func:`_epoch_worker` over the whole epoch, taking the open phase's shards, then
+its chunks, until none is left; the worker that finishes a phase opens the next
+(:mod:`fastbp.kernels.cpu_threads`, :mod:`fastbp.kernels.cpu_sync`). A thread that another process
+keeps off its core holds up no one unless it holds a task, and the threads that run do the rest. The activation, loss
 and optimizer kernels come in tables of function pointers (:mod:`fastbp.kernels.cpu_tables`), so
 this module compiles once per dtype, whatever the network.
 
@@ -33,7 +34,7 @@ from .cpu_tables import call_3, call_4_float64, call_5, call_7
 from .codes import IDENTITY, LOGIT_LOSSES
 from .cpu_blas import affine, gemm
 from .cpu_calls import call_train_rows, call_update_chunk
-from .cpu_sync import barrier
+from .cpu_sync import atomic_add, claim, wait_for
 from .cpu_threads import training_session, pool, split
 from .records import Batches, TrainingState
 from .cpu_training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
@@ -90,7 +91,9 @@ class Workspace(NamedTuple):
     shard_grads: np.ndarray  # (n_shards - 1, P): the gradients of shards 1.. (shard 0 writes grad)
     losses: np.ndarray       # float64 (n_shards,): each shard's share of the batch loss
     penalties: np.ndarray    # float64 (n_chunks,): each chunk's share of the penalty
-    sync: np.ndarray         # int64 (3,): barrier count, barrier generation, abort flag
+    sync: np.ndarray         # int64 (5,): tasks taken, tasks done, phases open, stop, step
+    #                          at a stop (indexed by _TAKEN ... _STOPPED_AT); zeros to start
+    tally: np.ndarray        # float64 (2,): the open batch's loss, the epoch's weighted sum
     buffers: np.ndarray      # (n_workers, size): each worker's layer buffers, laid out by starts
     starts: np.ndarray       # int64: where each buffer starts (workspace_starts)
     scalars: np.ndarray      # (2,) of the dtype: BLAS's alpha = 1 and beta = 0
@@ -263,55 +266,86 @@ def _update_chunk(state, shard_grads, network, bounds, update, kernels, step):
     return penalty
 
 
+#: The workers' shared counters (Workspace.sync): tasks taken and done over the epoch (shards and
+#: chunks of every batch, numbered in order), phases opened (two per batch), a stop flag (1: a
+#: worker failed, 2: the loss diverged) and the step count to report at a stop.
+_TAKEN, _DONE, _OPEN, _STOP, _STOPPED_AT = range(5)
+
+
 # called from Python (it needs that wrapper), never through a C pointer
 @njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
-def _epoch_worker(worker, n_workers, network, kernels, data, update, state, workspace, dropout,
-                  step):
-    # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); this worker computes
-    # shards and chunks worker, worker + n_workers, ...; returns (mean loss, step)
-    shard_grads, losses, penalties, sync = (workspace.shard_grads, workspace.losses,
-                                            workspace.penalties, workspace.sync)
+def _epoch_worker(worker, network, kernels, data, update, state, workspace, dropout, step):
+    # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); every worker takes
+    # the open phase's tasks until none is left (kernels/cpu_sync.py); returns (mean loss, steps)
+    shard_grads, losses, penalties = workspace.shard_grads, workspace.losses, workspace.penalties
+    sync, tally = workspace.sync, workspace.tally
     rates, seed = dropout
     n_shards, n_chunks = losses.shape[0], penalties.shape[0]
     n = data.order.shape[0]
     batch_size = data.batch_size
     space = (workspace.buffers[worker], workspace.starts, workspace.scalars)
     size = state.parameters.shape[0]
-    total = 0.0
-    for start in range(0, n, batch_size):
-        idx = data.order[start:start + batch_size]
+    first_step = step
+    n_batches = -(-n // batch_size)
+    for b in range(n_batches):
+        idx = data.order[b * batch_size:(b + 1) * batch_size]
         m = idx.shape[0]
-        weight_sum = 0.0
-        for r in range(m):
-            weight_sum += data.sample_weight[idx[r]]
-        for s in range(worker, n_shards, n_workers):
+        shards_end = b * (n_shards + n_chunks) + n_shards  # one past this batch's last shard
+        if wait_for(sync, _OPEN, 2 * b, _STOP):
+            return np.nan, sync[_STOPPED_AT]
+        weight_sum = -1.0  # summed by the first shard this worker takes of the batch
+        while True:
+            task = claim(sync, _TAKEN, shards_end)
+            if task < 0:
+                break
+            if weight_sum < 0:
+                weight_sum = 0.0
+                for r in range(m):
+                    weight_sum += data.sample_weight[idx[r]]
+            s = task - (shards_end - n_shards)
             lo, hi = _part(s, n_shards, m)
             gradient = state.gradient if s == 0 else shard_grads[s - 1]
             losses[s] = call_train_rows(kernels.parts[0], space, state.parameters, gradient,
                                         network, kernels, data, (idx, weight_sum, lo, hi), rates,
-                                        (seed, step))
-        if barrier(sync, n_workers):
-            return np.nan, step
-        batch_loss = 0.0
-        for s in range(n_shards):
-            batch_loss += losses[s]
-        if not np.isfinite(batch_loss):
-            return np.nan, step
-        step += 1
-        for c in range(worker, n_chunks, n_workers):
+                                        (seed, first_step + b))
+            if atomic_add(sync, _DONE, 1) == shards_end - 1:  # the batch's last shard
+                batch_loss = 0.0
+                for k in range(n_shards):
+                    batch_loss += losses[k]
+                tally[0] = batch_loss
+                _open_next(sync, np.isfinite(batch_loss), first_step + b)
+        if wait_for(sync, _OPEN, 2 * b + 1, _STOP):
+            return np.nan, sync[_STOPPED_AT]
+        chunks_end = shards_end + n_chunks
+        while True:
+            task = claim(sync, _TAKEN, chunks_end)
+            if task < 0:
+                break
+            c = task - shards_end
             lo, hi = _part(c, n_chunks, size)
             # the penalties are per batch, divided by its size (scikit-learn's scaling)
             penalties[c] = call_update_chunk(kernels.parts[1], state, shard_grads, network,
                                              (lo, hi, update.l2 / m, update.l1 / m), update,
-                                             kernels, step)
-        if barrier(sync, n_workers):
-            return np.nan, step
-        for c in range(n_chunks):
-            batch_loss += penalties[c]
-        if not np.isfinite(batch_loss):
-            return np.nan, step
-        total += batch_loss * m
-    return total / n, step
+                                             kernels, first_step + b + 1)
+            if atomic_add(sync, _DONE, 1) == chunks_end - 1:  # the batch's last chunk
+                batch_loss = tally[0]
+                for k in range(n_chunks):
+                    batch_loss += penalties[k]
+                tally[1] += batch_loss * m
+                _open_next(sync, np.isfinite(batch_loss), first_step + b + 1)
+    if wait_for(sync, _OPEN, 2 * n_batches, _STOP):
+        return np.nan, sync[_STOPPED_AT]
+    return tally[1] / n, first_step + n_batches
+
+
+@inline
+def _open_next(sync, finite, step):
+    """Open the next phase, or, after a non-finite loss, stop every worker at ``step``."""
+    if not finite:
+        sync[_STOPPED_AT] = step
+        atomic_add(sync, _STOP, 2)  # after the step: a worker that sees the stop reads it
+    else:
+        atomic_add(sync, _OPEN, 1)
 
 
 def network_kernels(dtype, activations, loss, optimizer):
@@ -361,6 +395,7 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
                 float(penalty.l1), int(dropout_seed), int(batches.batch_size))
     (compiled, kernels, workspace, dropout), run = _prepared(state, network, batches, settings)
     workspace.sync[:] = 0
+    workspace.tally[:] = 0
     args = (compiled, kernels,
             Batches(batches.X, batches.Y, batches.sample_weight, batches.order, settings[8]),
             Update(settings[4], optimizer_hyper(optimizer), float(optimizer.lr), settings[5],
@@ -370,14 +405,14 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
         run = _entry_point(args)
         _last_epoch.value = _last_epoch.value._replace(run=run)
     if n_workers == 1:
-        return run(0, 1, *args)
+        return run(0, *args)
     # One threaded epoch at a time in the process: two epochs sharing the pool's threads could
     # each wait at its barrier for a thread that is running the other's share, for ever.
     with _threaded_epoch:
         workers = pool(n_workers - 1)
-        tasks = [workers[w - 1].submit(_worker_or_abort, run, w, n_workers, args)
+        tasks = [workers[w - 1].submit(_worker_or_abort, run, w, args)
                  for w in range(1, n_workers)]
-        result = _worker_or_abort(run, 0, n_workers, args)
+        result = _worker_or_abort(run, 0, args)
         for task in tasks:
             task.result()  # re-raises a worker's error
     return result
@@ -426,7 +461,7 @@ def _prepared(state, network, batches, settings):
 def _entry_point(args):
     """The compiled worker for these arguments' types (compiled, with its parts, on first use).
     """
-    signature = tuple(numba.typeof(value) for value in (0, 1, *args))
+    signature = tuple(numba.typeof(value) for value in (0, *args))
     parts = _parts.get(signature)
     if parts is None:
         rows_types, chunk_types = _part_types(args)
@@ -476,17 +511,17 @@ def _setup(theta, network, optimizer, split, rows):
     kernels = network_kernels(theta.dtype, list(activations), int(network.loss), optimizer)
     starts = workspace_starts(widths, rows)
     workspace = Workspace(np.empty((n_shards - 1, theta.shape[0]), theta.dtype), np.empty(n_shards),
-                          np.empty(n_chunks), np.zeros(3, np.int64),
+                          np.empty(n_chunks), np.zeros(5, np.int64), np.zeros(2),
                           np.empty((n_workers, starts[-1]), theta.dtype), starts,
                           np.array([1, 0], theta.dtype))
     return compiled, kernels, workspace
 
 
-def _worker_or_abort(run, worker, n_workers, args):
-    """Run one worker (``run``: the compiled worker); if it fails, tell the others to stop waiting
-    for it at the barrier."""
+def _worker_or_abort(run, worker, args):
+    """Run one worker (``run``: the compiled worker); if it fails, tell the others to stop: they
+    may be waiting for a task it had taken."""
     try:
-        return run(worker, n_workers, *args)
+        return run(worker, *args)
     except BaseException:
-        args[5].sync[2] = 1  # the workspace's abort flag
+        args[5].sync[_STOP] = 1  # the workspace's stop flag: a worker failed
         raise

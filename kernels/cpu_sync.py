@@ -1,14 +1,18 @@
-"""A barrier for the CPU epoch's worker threads, in compiled code.
+"""How the CPU epoch's worker threads share a batch's work, in compiled code.
 
 The epoch's workers are ordinary Python threads, each running one compiled, GIL-free function for
-the whole epoch; they meet twice per mini-batch (after the shard gradients, after the update). A
-barrier in Python would cost tens of microseconds per meeting, and Numba offers no atomics on the
-CPU, so the two operations it needs are emitted as LLVM atomics here.
+the whole epoch. A mini-batch has two phases of tasks: its row shards, then its parameter chunks.
+A worker takes the phase's next task with :func:`claim` until none is left; the worker that
+finishes the phase's last task does the phase's bookkeeping and opens the next phase, for which
+the others wait (:func:`wait_for`). No worker waits for a particular other one: a thread the OS has
+descheduled (another process on the same cores) holds up the batch only while it holds a task,
+and the threads that run do the rest. Which thread computes a task does not change its result, so
+the weights do not depend on the thread count or on scheduling.
 
-A waiting thread spins briefly (a meeting between running threads takes well under a
-microsecond), then yields its core with ``sched_yield`` on every further check, so that a worker the
-OS has descheduled (another process on the same cores) gets the core back instead of spinning
-threads keeping it out.
+Numba offers no atomics on the CPU, so the three operations needed are emitted as LLVM atomics
+here. A waiting thread spins briefly (a phase's tasks take tens to hundreds of microseconds), then
+yields its core with ``sched_yield`` on every further check, so that a worker the OS has
+descheduled gets the core back instead of spinning threads keeping it out.
 """
 
 import platform
@@ -65,38 +69,72 @@ def _atomic_load(typingctx, array, index):
     return types.int64(array, index), codegen
 
 
-# compiled code only calls this: no wrappers for Python
-@njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
-def barrier(sync, n_workers):
-    """Wait until ``n_workers`` threads have called this with the same ``sync``, or until one
-    of them gives up.
+@intrinsic
+def _compare_exchange(typingctx, array, index, expected, value):
+    """``array[index] = value`` if it holds ``expected`` (atomically, sequentially consistent);
+    returns whether it did."""
+    def codegen(context, builder, sig, args):
+        pointer = _element_pointer(context, builder, sig.args[0], args[0], args[1])
+        pair = builder.cmpxchg(pointer, args[2], args[3], "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 1)
+    return types.boolean(array, index, types.int64, types.int64), codegen
+
+
+# compiled code only calls these: no wrappers for Python
+_internal = njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+
+@_internal
+def claim(counter, index, limit):
+    """Take the next task number from ``counter[index]`` if it is below ``limit``.
 
     Parameters
     ----------
-    sync : ndarray of int64, shape (3,)
-        Zeros before the first meeting: ``[arrived, generation, abort]``, shared by the workers.
-        A thread that fails sets ``abort`` to 1 (from Python: a plain store is enough).
-    n_workers : int
+    counter : ndarray of int64
+        Shared by the workers; counts the tasks taken so far.
+    index : int
+    limit : int
+        One past the last task number of the phase.
+
+    Returns
+    -------
+    int
+        The task number taken, or -1 where every task below ``limit`` is taken.
+    """
+    while True:
+        taken = _atomic_load(counter, index)
+        if taken >= limit:
+            return -1
+        if _compare_exchange(counter, index, taken, taken + 1):
+            return taken
+
+
+@_internal
+def wait_for(sync, index, value, abort):
+    """Wait until ``sync[index] >= value``, or until ``sync[abort]`` is not zero.
+
+    Parameters
+    ----------
+    sync : ndarray of int64
+        Shared by the workers.
+    index : int
+        The counter waited on; written with :func:`atomic_add`.
+    value : int
+    abort : int
+        Where a worker that stops early (its error, a diverged loss) writes a non-zero value.
 
     Returns
     -------
     bool
-        True if the workers were told to abort: the caller must stop.
+        True if the workers were told to stop: the caller must.
     """
-    if n_workers == 1:
-        return False
-    generation = _atomic_load(sync, 1)
-    if atomic_add(sync, 0, 1) == n_workers - 1:
-        atomic_add(sync, 0, -n_workers)  # the last to arrive resets the count...
-        atomic_add(sync, 1, 1)           # ...then releases the others
-        return _atomic_load(sync, 2) != 0
     checks = 0
-    while _atomic_load(sync, 1) == generation:
-        if _atomic_load(sync, 2) != 0:
+    while _atomic_load(sync, index) < value:
+        if _atomic_load(sync, abort) != 0:
             return True
         checks += 1
         if checks > SPINS_BEFORE_YIELD:
             _sched_yield()
         else:
             _spin_hint()
-    return _atomic_load(sync, 2) != 0
+    return _atomic_load(sync, abort) != 0

@@ -1,9 +1,9 @@
 """How many threads a CPU epoch may split its batches across, and the threads themselves.
 
 :func:`fastbp.kernels.cpu.train_epoch` runs one compiled, GIL-free worker per thread: the calling
-thread and ``threads - 1`` threads of a small pool kept for the process. Each worker computes its
-row shards of every mini-batch and its chunk of the update, meeting the others at
-:func:`fastbp.kernels.cpu_sync.barrier`. Each shard calls BLAS itself, which only pays when every
+thread and ``threads - 1`` threads of a small pool kept for the process. The workers share out each
+mini-batch's row shards, then its chunks of the update, as tasks
+(:func:`fastbp.kernels.cpu_sync.claim`). Each shard calls BLAS itself, which only pays when every
 BLAS call stays on its calling thread (an OpenBLAS with its own worker threads, called from two
 threads at once, stalls for milliseconds a call), so BLAS is held to one thread (threadpoolctl)
 while an epoch runs; where threadpoolctl cannot hold the BLAS that Numba calls (SciPy's), the epoch

@@ -125,10 +125,10 @@ def test_a_failing_worker_stops_the_others_instead_of_hanging(monkeypatch):
     def entry_point_whose_worker_one_fails(args):
         compiled = real_entry_point(args)
 
-        def run(worker, n_workers, *rest):
+        def run(worker, *rest):
             if worker == 1:
                 raise RuntimeError("worker 1 failed")
-            return compiled(worker, n_workers, *rest)
+            return compiled(worker, *rest)
         return run
 
     monkeypatch.setattr(cpu_epoch, "_entry_point", entry_point_whose_worker_one_fails)
@@ -145,6 +145,41 @@ def test_a_failing_worker_stops_the_others_instead_of_hanging(monkeypatch):
     thread.join(timeout=120)
     assert not thread.is_alive(), "the epoch hung waiting for the failed worker"
     assert outcome == {"error": "worker 1 failed"}
+
+
+def test_a_worker_that_starts_late_holds_no_one_up(monkeypatch):
+    """A thread kept off its core (here: asleep until the epoch is over) has taken no task, so
+    the other does every shard and chunk, and the epoch trains as on one thread."""
+    real_entry_point = cpu_epoch._entry_point
+    finished = threading.Event()
+    woken_by_worker_0 = []
+
+    def entry_point_whose_worker_one_is_late(args):
+        compiled = real_entry_point(args)
+
+        def run(worker, *rest):
+            if worker == 1:  # a barrier would keep worker 0 waiting for it: this times out
+                woken_by_worker_0.append(finished.wait(timeout=10))
+            result = compiled(worker, *rest)
+            if worker == 0:
+                finished.set()  # worker 0 got through the whole epoch without worker 1
+            return result
+        return run
+
+    expected = _state(np.float64, "adam")
+    expected_losses = _epochs(lambda s: _sharded(s, 2, 2), expected)
+    monkeypatch.setattr(cpu_epoch, "_entry_point", entry_point_whose_worker_one_is_late)
+    late = _state(np.float64, "adam")
+
+    def sharded_on_two_threads(s):
+        finished.clear()
+        with cpu_threads.training_session():
+            return cpu_epoch.split_epoch(2, 2, epoch_arguments(s), threads=2)
+
+    np.testing.assert_array_equal(_epochs(sharded_on_two_threads, late), expected_losses)
+    assert woken_by_worker_0 == [True, True, True]
+    for name in ("parameters", "moment_1", "moment_2"):
+        np.testing.assert_array_equal(late[name], expected[name])
 
 
 #: Epochs each of two threads trains at once. Without the epoch lock (kernels/cpu_epoch.py) a
