@@ -9,7 +9,7 @@ split depends on the batch's size and the machine alone, so the weights depend n
 thread count nor on scheduling.
 
 Each thread runs :func:`_epoch_worker` over the whole epoch, taking the open phase's shards, then
-its chunks, until none is left; the worker that finishes a phase opens the next
+its chunks, its own first, until none is left; the worker that finishes a phase opens the next
 (:mod:`fastbp.kernels.cpu_threads`, :mod:`fastbp.kernels.cpu_sync`). A thread that another process
 keeps off its core holds up no one unless it holds a task, and the threads that run do the rest. The activation, loss
 and optimizer kernels come in tables of function pointers (:mod:`fastbp.kernels.cpu_tables`), so
@@ -34,7 +34,7 @@ from .cpu_tables import call_3, call_4_float64, call_5, call_7
 from .codes import IDENTITY, LOGIT_LOSSES
 from .cpu_blas import affine, gemm
 from .cpu_calls import call_train_rows, call_update_chunk
-from .cpu_sync import atomic_add, claim, wait_for
+from .cpu_sync import atomic_add, take, wait_for
 from .cpu_threads import training_session, pool, split
 from .records import Batches, TrainingState
 from .cpu_training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
@@ -91,8 +91,10 @@ class Workspace(NamedTuple):
     shard_grads: np.ndarray  # (n_shards - 1, P): the gradients of shards 1.. (shard 0 writes grad)
     losses: np.ndarray       # float64 (n_shards,): each shard's share of the batch loss
     penalties: np.ndarray    # float64 (n_chunks,): each chunk's share of the penalty
-    sync: np.ndarray         # int64 (5,): tasks taken, tasks done, phases open, stop, step
-    #                          at a stop (indexed by _TAKEN ... _STOPPED_AT); zeros to start
+    sync: np.ndarray         # int64 (4,): tasks done, phases open, stop, step at a stop
+    #                          (indexed by _DONE ... _STOPPED_AT); zeros to start
+    taken: np.ndarray        # int64 (n_shards + n_chunks,): batches whose task is taken, per
+    #                          task (cpu_sync.take); zeros to start
     tally: np.ndarray        # float64 (2,): the open batch's loss, the epoch's weighted sum
     buffers: np.ndarray      # (n_workers, size): each worker's layer buffers, laid out by starts
     starts: np.ndarray       # int64: where each buffer starts (workspace_starts)
@@ -266,19 +268,20 @@ def _update_chunk(state, shard_grads, network, bounds, update, kernels, step):
     return penalty
 
 
-#: The workers' shared counters (Workspace.sync): tasks taken and done over the epoch (shards and
-#: chunks of every batch, numbered in order), phases opened (two per batch), a stop flag (1: a
-#: worker failed, 2: the loss diverged) and the step count to report at a stop.
-_TAKEN, _DONE, _OPEN, _STOP, _STOPPED_AT = range(5)
+#: The workers' shared counters (Workspace.sync): tasks done over the epoch (the shards and chunks
+#: of every batch, in order), phases opened (two per batch), a stop flag (1: a worker failed, 2:
+#: the loss diverged) and the step count to report at a stop.
+_DONE, _OPEN, _STOP, _STOPPED_AT = range(4)
 
 
 # called from Python (it needs that wrapper), never through a C pointer
 @njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
 def _epoch_worker(worker, network, kernels, data, update, state, workspace, dropout, step):
     # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); every worker takes
-    # the open phase's tasks until none is left (kernels/cpu_sync.py); returns (mean loss, steps)
+    # the open phase's tasks, its own first, until none is left (kernels/cpu_sync.py); returns
+    # (mean loss, steps taken)
     shard_grads, losses, penalties = workspace.shard_grads, workspace.losses, workspace.penalties
-    sync, tally = workspace.sync, workspace.tally
+    sync, tally, taken = workspace.sync, workspace.tally, workspace.taken
     rates, seed = dropout
     n_shards, n_chunks = losses.shape[0], penalties.shape[0]
     n = data.order.shape[0]
@@ -294,15 +297,14 @@ def _epoch_worker(worker, network, kernels, data, update, state, workspace, drop
         if wait_for(sync, _OPEN, 2 * b, _STOP):
             return np.nan, sync[_STOPPED_AT]
         weight_sum = -1.0  # summed by the first shard this worker takes of the batch
-        while True:
-            task = claim(sync, _TAKEN, shards_end)
-            if task < 0:
-                break
+        for k in range(n_shards):
+            s = (worker + k) % n_shards
+            if not take(taken, s, b):
+                continue
             if weight_sum < 0:
                 weight_sum = 0.0
                 for r in range(m):
                     weight_sum += data.sample_weight[idx[r]]
-            s = task - (shards_end - n_shards)
             lo, hi = _part(s, n_shards, m)
             gradient = state.gradient if s == 0 else shard_grads[s - 1]
             losses[s] = call_train_rows(kernels.parts[0], space, state.parameters, gradient,
@@ -317,11 +319,10 @@ def _epoch_worker(worker, network, kernels, data, update, state, workspace, drop
         if wait_for(sync, _OPEN, 2 * b + 1, _STOP):
             return np.nan, sync[_STOPPED_AT]
         chunks_end = shards_end + n_chunks
-        while True:
-            task = claim(sync, _TAKEN, chunks_end)
-            if task < 0:
-                break
-            c = task - shards_end
+        for k in range(n_chunks):
+            c = (worker + k) % n_chunks
+            if not take(taken, n_shards + c, b):
+                continue
             lo, hi = _part(c, n_chunks, size)
             # the penalties are per batch, divided by its size (scikit-learn's scaling)
             penalties[c] = call_update_chunk(kernels.parts[1], state, shard_grads, network,
@@ -395,6 +396,7 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
                 float(penalty.l1), int(dropout_seed), int(batches.batch_size))
     (compiled, kernels, workspace, dropout), run = _prepared(state, network, batches, settings)
     workspace.sync[:] = 0
+    workspace.taken[:] = 0
     workspace.tally[:] = 0
     args = (compiled, kernels,
             Batches(batches.X, batches.Y, batches.sample_weight, batches.order, settings[8]),
@@ -511,7 +513,8 @@ def _setup(theta, network, optimizer, split, rows):
     kernels = network_kernels(theta.dtype, list(activations), int(network.loss), optimizer)
     starts = workspace_starts(widths, rows)
     workspace = Workspace(np.empty((n_shards - 1, theta.shape[0]), theta.dtype), np.empty(n_shards),
-                          np.empty(n_chunks), np.zeros(5, np.int64), np.zeros(2),
+                          np.empty(n_chunks), np.zeros(4, np.int64),
+                          np.zeros(n_shards + n_chunks, np.int64), np.zeros(2),
                           np.empty((n_workers, starts[-1]), theta.dtype), starts,
                           np.array([1, 0], theta.dtype))
     return compiled, kernels, workspace

@@ -85,28 +85,22 @@ _internal = njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapp
 
 
 @_internal
-def claim(counter, index, limit):
-    """Take the next task number from ``counter[index]`` if it is below ``limit``.
+def take(taken, task, batch):
+    """Take ``task`` of mini-batch ``batch`` if no worker has: each task's entry in ``taken``
+    counts the batches whose task has been taken, so it holds ``batch`` until this one is.
 
     Parameters
     ----------
-    counter : ndarray of int64
-        Shared by the workers; counts the tasks taken so far.
-    index : int
-    limit : int
-        One past the last task number of the phase.
+    taken : ndarray of int64
+        One entry per task of a batch, shared by the workers; zeros at the epoch's start.
+    task, batch : int
 
     Returns
     -------
-    int
-        The task number taken, or -1 where every task below ``limit`` is taken.
+    bool
+        Whether this call took it.
     """
-    while True:
-        taken = _atomic_load(counter, index)
-        if taken >= limit:
-            return -1
-        if _compare_exchange(counter, index, taken, taken + 1):
-            return taken
+    return _compare_exchange(taken, task, batch, batch + 1)
 
 
 @_internal
