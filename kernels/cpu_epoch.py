@@ -10,10 +10,10 @@ thread count nor on scheduling.
 
 Each thread runs :func:`_epoch_worker` over the whole epoch, taking the open phase's shards, then
 its chunks, its own first, until none is left; the worker that finishes a phase opens the next
-(:mod:`fastbp.kernels.cpu_threads`, :mod:`fastbp.kernels.cpu_sync`). A thread that another process
-keeps off its core holds up no one unless it holds a task, and the threads that run do the rest. The activation, loss
-and optimizer kernels come in tables of function pointers (:mod:`fastbp.kernels.cpu_tables`), so
-this module compiles once per dtype, whatever the network.
+(:mod:`fastbp.kernels.cpu_threads`, :mod:`fastbp.kernels.cpu_sync`). A thread that another
+process keeps off its core holds up no one unless it holds a task, and the threads that run do the
+rest. The activation, loss and optimizer kernels come in tables of function pointers
+(:mod:`fastbp.kernels.cpu_tables`), so this module compiles once per dtype, whatever the network.
 
 Workspaces (each worker's layer buffers, each shard's gradient) are allocated in Python once per
 call, never per step; a worker's buffers are one flat array and views of it, not lists of arrays
@@ -408,8 +408,8 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
         _last_epoch.value = _last_epoch.value._replace(run=run)
     if n_workers == 1:
         return run(0, *args)
-    # One threaded epoch at a time in the process: two epochs sharing the pool's threads could
-    # each wait at its barrier for a thread that is running the other's share, for ever.
+    # One threaded epoch at a time in the process: the workers of epochs from two Python threads
+    # would queue behind each other's on the pool's threads.
     with _threaded_epoch:
         workers = pool(n_workers - 1)
         tasks = [workers[w - 1].submit(_worker_or_abort, run, w, args)
@@ -512,8 +512,8 @@ def _setup(theta, network, optimizer, split, rows):
                              int(network.loss), offsets)
     kernels = network_kernels(theta.dtype, list(activations), int(network.loss), optimizer)
     starts = workspace_starts(widths, rows)
-    workspace = Workspace(np.empty((n_shards - 1, theta.shape[0]), theta.dtype), np.empty(n_shards),
-                          np.empty(n_chunks), np.zeros(4, np.int64),
+    workspace = Workspace(np.empty((n_shards - 1, theta.shape[0]), theta.dtype),
+                          np.empty(n_shards), np.empty(n_chunks), np.zeros(4, np.int64),
                           np.zeros(n_shards + n_chunks, np.int64), np.zeros(2),
                           np.empty((n_workers, starts[-1]), theta.dtype), starts,
                           np.array([1, 0], theta.dtype))

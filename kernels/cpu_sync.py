@@ -2,12 +2,13 @@
 
 The epoch's workers are ordinary Python threads, each running one compiled, GIL-free function for
 the whole epoch. A mini-batch has two phases of tasks: its row shards, then its parameter chunks.
-A worker takes the phase's next task with :func:`claim` until none is left; the worker that
-finishes the phase's last task does the phase's bookkeeping and opens the next phase, for which
-the others wait (:func:`wait_for`). No worker waits for a particular other one: a thread the OS has
-descheduled (another process on the same cores) holds up the batch only while it holds a task,
-and the threads that run do the rest. Which thread computes a task does not change its result, so
-the weights do not depend on the thread count or on scheduling.
+A worker takes its own task of the phase, then every other one still free (:func:`take`), so
+that when every worker runs each computes its own share, whose data stays in its core's cache; the
+worker that finishes the phase's last task does the phase's bookkeeping and opens the next phase,
+for which the others wait (:func:`wait_for`). No worker waits for a particular other one: a thread
+the OS has descheduled (another process on the same cores) holds up the batch only while it holds
+a task, and the threads that run do the rest. Which thread computes a task does not change its
+result, so the weights do not depend on the thread count or on scheduling.
 
 Numba offers no atomics on the CPU, so the three operations needed are emitted as LLVM atomics
 here. A waiting thread spins briefly (a phase's tasks take tens to hundreds of microseconds), then
