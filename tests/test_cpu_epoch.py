@@ -182,9 +182,8 @@ def test_a_worker_that_starts_late_holds_no_one_up(monkeypatch):
         np.testing.assert_array_equal(late[name], expected[name])
 
 
-#: Epochs each of two threads trains at once. Without the epoch lock (kernels/cpu_epoch.py) a
-#: deadlock needs the two threads' submissions to the pool to interleave, which the GIL makes
-#: rare: this run did not hit one on this project's VM, and guards the lock rather than proving it.
+#: Epochs each of two threads trains at once: their workers share the pool's threads, one epoch
+#: at a time (the epoch lock in kernels/cpu_epoch.py).
 EPOCHS_AT_ONCE = 100
 
 
