@@ -312,8 +312,8 @@ def _epoch_worker(worker, network, kernels, data, update, state, workspace, drop
                                         (seed, first_step + b))
             if atomic_add(sync, _DONE, 1) == shards_end - 1:  # the batch's last shard
                 batch_loss = 0.0
-                for k in range(n_shards):
-                    batch_loss += losses[k]
+                for j in range(n_shards):
+                    batch_loss += losses[j]
                 tally[0] = batch_loss
                 _open_next(sync, np.isfinite(batch_loss), first_step + b)
         if wait_for(sync, _OPEN, 2 * b + 1, _STOP):
@@ -330,8 +330,8 @@ def _epoch_worker(worker, network, kernels, data, update, state, workspace, drop
                                              kernels, first_step + b + 1)
             if atomic_add(sync, _DONE, 1) == chunks_end - 1:  # the batch's last chunk
                 batch_loss = tally[0]
-                for k in range(n_chunks):
-                    batch_loss += penalties[k]
+                for j in range(n_chunks):
+                    batch_loss += penalties[j]
                 tally[1] += batch_loss * m
                 _open_next(sync, np.isfinite(batch_loss), first_step + b + 1)
     if wait_for(sync, _OPEN, 2 * n_batches, _STOP):
@@ -392,16 +392,18 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
     if threads is not None:
         n_workers = max(1, min(int(threads), n_workers))
     rows = -(-min(int(batches.batch_size), batches.order.shape[0]) // n_shards)  # a shard's most
-    settings = (n_shards, n_chunks, n_workers, rows, int(optimizer.code), float(penalty.l2),
-                float(penalty.l1), int(dropout_seed), int(batches.batch_size))
+    settings = _Settings(n_shards, n_chunks, n_workers, rows, int(optimizer.code),
+                         float(penalty.l2), float(penalty.l1), int(dropout_seed),
+                         int(batches.batch_size))
     (compiled, kernels, workspace, dropout), run = _prepared(state, network, batches, settings)
     workspace.sync[:] = 0
     workspace.taken[:] = 0
     workspace.tally[:] = 0
     args = (compiled, kernels,
-            Batches(batches.X, batches.Y, batches.sample_weight, batches.order, settings[8]),
-            Update(settings[4], optimizer_hyper(optimizer), float(optimizer.lr), settings[5],
-                   settings[6]),
+            Batches(batches.X, batches.Y, batches.sample_weight, batches.order,
+                    settings.batch_size),
+            Update(settings.optimizer, optimizer_hyper(optimizer), float(optimizer.lr),
+                   settings.l2, settings.l1),
             TrainingState(*state), workspace, dropout, int(steps_taken))
     if run is None:
         run = _entry_point(args)
@@ -423,11 +425,24 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
 _threaded_epoch = threading.Lock()
 
 
+class _Settings(NamedTuple):
+    """How an epoch trains, besides its arrays: what its workspace and records are made for."""
+    n_shards: int
+    n_chunks: int
+    n_workers: int
+    rows: int          # a shard's most rows
+    optimizer: int     # optimizer code
+    l2: float
+    l1: float
+    dropout_seed: int
+    batch_size: int
+
+
 class _Prepared(NamedTuple):
     """What a calling thread's last epoch was prepared with, kept for the next epoch of its fit.
     """
     network: object   # the caller's Network record (held: a few small arrays)
-    settings: tuple   # split, rows, optimizer code, penalty, dropout seed, batch size
+    settings: _Settings
     arrays: tuple     # weak references to the caller's data and state arrays
     fixed: tuple      # the worker's layout, kernels, workspace and dropout records
     run: object       # the compiled worker for them; None until the first epoch finds it
@@ -451,11 +466,9 @@ def _prepared(state, network, batches, settings):
     if (found is not None and found.network is network and found.settings == settings
             and all(map(operator.is_, map(_alive, found.arrays), arrays))):
         return found.fixed, found.run
-    n_shards, n_chunks, n_workers, rows, optimizer = settings[:5]
-    compiled, kernels, workspace = _setup(state.parameters, network, optimizer,
-                                          (n_shards, n_chunks, n_workers), rows)
+    compiled, kernels, workspace = _setup(state.parameters, network, settings)
     rates = network.dropout if np.any(np.asarray(network.dropout) > 0) else None
-    fixed = (compiled, kernels, workspace, Dropout(rates, settings[7]))
+    fixed = (compiled, kernels, workspace, Dropout(rates, settings.dropout_seed))
     _last_epoch.value = _Prepared(network, settings, tuple(map(weakref.ref, arrays)), fixed, None)
     return fixed, None
 
@@ -502,16 +515,17 @@ def _alive(ref):
     return ref()
 
 
-def _setup(theta, network, optimizer, split, rows):
+def _setup(theta, network, settings):
     """The network's layout, kernel tables and workspace of an epoch."""
-    n_shards, n_chunks, n_workers = split
+    n_shards, n_chunks, n_workers = settings.n_shards, settings.n_chunks, settings.n_workers
     widths = tuple(int(d) for d in network.widths)
     activations = tuple(int(c) for c in network.activations)
     offsets = np.array(layout.parameter_offsets(list(widths)), np.int64)
     compiled = NetworkLayout(np.array(widths, np.int64), np.array(activations, np.int64),
                              int(network.loss), offsets)
-    kernels = network_kernels(theta.dtype, list(activations), int(network.loss), optimizer)
-    starts = workspace_starts(widths, rows)
+    kernels = network_kernels(theta.dtype, list(activations), int(network.loss),
+                              settings.optimizer)
+    starts = workspace_starts(widths, settings.rows)
     workspace = Workspace(np.empty((n_shards - 1, theta.shape[0]), theta.dtype),
                           np.empty(n_shards), np.empty(n_chunks), np.zeros(4, np.int64),
                           np.zeros(n_shards + n_chunks, np.int64), np.zeros(2),

@@ -85,7 +85,8 @@ def _compare_exchange(typingctx, array, index, expected, value):
 _internal = njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 
 
-@_internal
+# inlined at Numba's IR level: one compare-and-swap is not worth a compile of its own
+@njit(cache=True, nogil=True, inline="always")
 def take(taken, task, batch):
     """Take ``task`` of mini-batch ``batch`` if no worker has: each task's entry in ``taken``
     counts the batches whose task has been taken, so it holds ``batch`` until this one is.
