@@ -13,6 +13,9 @@ import math
 from numba import njit
 
 from .codes import LEAKY_RELU_SLOPE
+from .disk_cache import check_once
+
+check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
 _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)

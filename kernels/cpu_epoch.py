@@ -38,6 +38,9 @@ from .cpu_sync import atomic_add, take, wait_for
 from .cpu_threads import training_session, pool, split
 from .records import Batches, TrainingState
 from .cpu_training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
+from .disk_cache import check_once
+
+check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
 # Functions only compiled code calls are built without the wrappers that let Python call them:

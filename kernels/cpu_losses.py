@@ -13,6 +13,10 @@ import math
 import numpy as np
 from numba import njit
 
+from .disk_cache import check_once
+
+check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
+
 
 # inlined into each loss gradient: a separate compile would cost more than the loop
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")

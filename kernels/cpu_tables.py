@@ -26,6 +26,9 @@ from . import cpu_training as trn
 from .codes import (ACTIVATION_CODES, ADAM, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, ELU, EXP, GELU,
                     IDENTITY, LEAKY_RELU, LOSS_CODES, MSE, OPTIMIZER_CODES, POISSON, RELU, SGD,
                     SIGMOID, SOFTMAX, SOFTPLUS, SQUARED_ERROR, TANH)
+from .disk_cache import check_once
+
+check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
 ACTIVATION_FORWARD = {
     IDENTITY: act.identity_forward, SIGMOID: act.sigmoid_forward, TANH: act.tanh_forward,

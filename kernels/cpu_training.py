@@ -14,6 +14,9 @@ import numpy as np
 from numba import njit
 
 from .codes import ADAM, SGD
+from .disk_cache import check_once
+
+check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
 # Called from Python these compile like any function; called from compiled code (the epoch, the

@@ -10,6 +10,10 @@ import warnings
 from numba import cuda, types
 from numba.cuda.core.errors import NumbaPerformanceWarning
 
+from .disk_cache import check_once
+
+check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
+
 #: Most threads a CUDA block may have; fixed-size shared scratch arrays are sized for it.
 MAX_BLOCK_THREADS = 1024
 
