@@ -11,7 +11,9 @@ are not among a wheel's files), and a function's line often stays the same acros
 :func:`check_once`, called on import by every module here that caches compiled functions, so before
 any of them is loaded, removes each index whose stamp is not its source's: one Numba would discard
 anyway, so no valid entry is lost. Stamps are compared without unpickling (from the pickle's
-opcodes), and the stamp of a source is the one Numba's own cache locator takes.
+opcodes). A source's stamp is the one Numba's own cache locator takes (a hash of the file in Numba
+0.68), or the file's modification time and size, which numba-cuda's caching (the CUDA kernels'
+indexes) and older Numba versions take.
 """
 
 import copy
@@ -59,8 +61,8 @@ def numba_cache(function):
     -------
     cache_dir : str
     stamp_of : callable
-        Module name -> the stamp Numba's cache locator takes of its source now (a hash of the
-        file in Numba 0.68), or None for a module that is not there.
+        Module name -> the stamps its source may be given now, as a tuple: the one Numba's cache
+        locator takes, and ``(st_mtime, st_size)``; empty for a module that is not there.
 
     Raises
     ------
@@ -82,13 +84,16 @@ def numba_cache(function):
 
     def stamp_of(module):
         path = os.path.join(os.path.dirname(source), module + ".py")
-        return stamp(path) if os.path.isfile(path) else None
+        if not os.path.isfile(path):
+            return ()
+        status = os.stat(path)
+        return stamp(path), (status.st_mtime, status.st_size)
 
     return cache._cache_path, stamp_of
 
 
 def drop_stale_indexes(cache_dir, stamp_of):
-    """Remove the Numba cache indexes in ``cache_dir`` whose stamp is not their module's.
+    """Remove the Numba cache indexes in ``cache_dir`` whose stamp is none of their module's.
 
     Indexes written by another Numba version are left alone: Numba skips them unread.
 
@@ -97,7 +102,8 @@ def drop_stale_indexes(cache_dir, stamp_of):
     cache_dir : str
         A directory of Numba cache files.
     stamp_of : callable
-        Module name -> the stamp Numba takes of its source now, or None if it is gone.
+        Module name -> the stamps its source may be given now (:func:`numba_cache`); none if it
+        is gone.
 
     Returns
     -------
@@ -114,7 +120,8 @@ def drop_stale_indexes(cache_dir, stamp_of):
         path = os.path.join(cache_dir, name)
         module = name.split(".", 1)[0]
         if module not in stamps:
-            stamps[module] = _stamp_opcodes_of(stamp_of(module))
+            stamps[module] = [_stamp_opcodes(pickletools.genops(dumps((stamp, {}))))
+                              for stamp in stamp_of(module)]
         if not _stale(path, stamps[module]):
             continue
         try:
@@ -125,14 +132,9 @@ def drop_stale_indexes(cache_dir, stamp_of):
     return removed
 
 
-def _stamp_opcodes_of(stamp):
-    """The opcodes that pickle ``stamp`` as Numba's index does (None for no stamp)."""
-    return None if stamp is None else _stamp_opcodes(pickletools.genops(dumps((stamp, {}))))
-
-
 def _stale(path, current):
     """Whether the index at ``path`` was written by this Numba for another source than the one
-    whose stamp pickles as the opcodes ``current`` (None: a source that is gone)."""
+    whose stamps pickle as the opcodes in the list ``current`` (empty: a source that is gone)."""
     try:
         with open(path, "rb") as file:
             # two pickles: Numba's version, then (stamp, overloads); genops stops at the end of
@@ -144,7 +146,7 @@ def _stale(path, current):
             found = _stamp_opcodes(pickletools.genops(file))
     except (OSError, ValueError, EOFError):
         return False  # unreadable here: left to Numba
-    return found is not None and found != current
+    return found is not None and found not in current
 
 
 _FRAMING = {"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"}

