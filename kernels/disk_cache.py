@@ -79,7 +79,8 @@ def numba_cache(function):
         twin._py_file = path
         return twin.get_source_stamp()
 
-    if stamp(source) != locator.get_source_stamp() or stamp(os.__file__) == stamp(source):
+    own = stamp(source)
+    if own != locator.get_source_stamp() or stamp(os.__file__) == own:
         raise RuntimeError("Numba's cache locator stamps sources otherwise")
 
     def stamp_of(module):
