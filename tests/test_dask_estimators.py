@@ -1,10 +1,11 @@
 """The Dask estimators against the local ones, on a cluster of two single-threaded worker processes.
 
-The oracle is always a local fit on the same rows. With one worker the weights must be bitwise
-equal: the worker visits the same rows in the same order (worker 0 shuffles with the local fit's
-seed), runs the same compiled epoch on the same thread count (one: the worker's budget here, and
-``dask_cluster.one_thread`` for the local fit, BLAS included), and the average of one worker's state is that state
-itself, untouched.
+The oracle is always a local fit on the same rows. With ``sync='average'`` and one worker the
+weights must be bitwise equal: the worker visits the same rows in the same order (worker 0
+shuffles with the local fit's seed), runs the same compiled epoch on the same thread count (one:
+the worker's budget here, and ``dask_cluster.one_thread`` for the local fit, BLAS included), and
+the average of one worker's state is that state itself, untouched. The default gradient-summing
+mode is pinned to local steps in ``test_dask_gradient_sync.py``.
 """
 
 import warnings
@@ -68,8 +69,8 @@ def test_one_worker_is_bitwise_the_local_fit(client, workers, classes3, dtype, s
     X = X.astype(dtype)
     Xd, yd = placed(client, X, 300, workers[:1]), placed(client, y, 300, workers[:1])
     params = {**SMALL, "max_iter": 6}
-    dask_fit = fit_quietly(DaskMLPClassifier(**params, sync_every=sync_every, client=client),
-                           Xd, yd)
+    dask_fit = fit_quietly(DaskMLPClassifier(**params, sync="average", sync_every=sync_every,
+                                             client=client), Xd, yd)
     local = local_fit(fastbp.MLPClassifier(**params), X, y)
     assert dask_fit.workers_ == workers[:1]
     assert_same_weights(dask_fit, local)
@@ -88,7 +89,8 @@ def test_one_worker_regressor_with_weights_and_sgd(client, workers):
     params = {"hidden_layer_sizes": (12,), "solver": "sgd", "learning_rate": "invscaling",
               "learning_rate_init": 0.05, "batch_size": 60, "max_iter": 5, "random_state": 3,
               "alpha": 0.01}
-    dask_fit = fit_quietly(DaskMLPRegressor(**params, client=client), Xd, yd, sample_weight=wd)
+    dask_fit = fit_quietly(DaskMLPRegressor(**params, sync="average", client=client), Xd, yd,
+                           sample_weight=wd)
     local = local_fit(fastbp.MLPRegressor(**params), X, y, sample_weight=w)
     assert_same_weights(dask_fit, local)
     assert dask_fit.loss_curve_ == local.loss_curve_
@@ -100,7 +102,7 @@ def test_one_worker_balanced_class_weight(client, workers, classes3):
     X, y = X[keep], y[keep]
     Xd, yd = placed(client, X, 256, workers[:1]), placed(client, y, 256, workers[:1])
     params = {**SMALL, "max_iter": 3, "class_weight": "balanced"}
-    dask_fit = fit_quietly(DaskMLPClassifier(**params, client=client), Xd, yd)
+    dask_fit = fit_quietly(DaskMLPClassifier(**params, sync="average", client=client), Xd, yd)
     local = local_fit(fastbp.MLPClassifier(**params), X, y)
     assert_same_weights(dask_fit, local)
     assert dask_fit.class_weight == "balanced"
@@ -124,9 +126,23 @@ def test_two_workers_match_local_accuracy_and_repeat(client, workers):
     dask_accuracy = first.to_local().score(X_test, y_test)
     assert abs(dask_accuracy - local.score(X_test, y_test)) <= 0.01
     assert dask_accuracy > 0.9  # three classes: a guess gets a third
-    # a round moves the parameters and Adam's two moments, each way, per worker
+    # every step, each of two workers sends half the gradient and its loss and weight sums twice
+    # (the reduce-scatter, then the all-gather): the whole vector, once
     n_params = sum(W.size + b.size for W, b in zip(local.coefs_, local.intercepts_))
-    assert first.bytes_per_round_ == [(3 * n_params * 8, 3 * n_params * 8)] * 30
+    steps = -(-8000 // 200)
+    assert first.steps_per_epoch_ == steps
+    assert first.bytes_per_epoch_ == [[steps * (n_params + 2) * 8] * 2] * 30
+
+
+def test_weight_averaging_moves_parameters_and_moments(client, workers, classes3):
+    X, y = classes3
+    Xd, yd = placed(client, X, 300, workers), placed(client, y, 300, workers)
+    model = fit_quietly(DaskMLPClassifier(**SMALL, max_iter=3, sync="average", client=client),
+                        Xd, yd)
+    # a round moves the parameters and Adam's two moments, each way, per worker
+    n_params = sum(W.size + b.size for W, b in zip(model.coefs_, model.intercepts_))
+    assert model.bytes_per_round_ == [(3 * n_params * 8, 3 * n_params * 8)] * 3
+    assert model.bytes_per_epoch_ is None
 
 
 def test_predictions_on_dask_collections_equal_local(client, workers, classes3):
@@ -174,18 +190,22 @@ def test_refused_settings_and_inputs(client, workers, classes3):
     Xd, yd = placed(client, X, 600, workers), placed(client, y, 600, workers)
     with pytest.raises(TypeError, match="dask.array.Array.*got numpy.ndarray"):
         DaskMLPClassifier(client=client).fit(X, yd)
-    with pytest.raises(ValueError, match="'sgd' or 'adam'; got 'lbfgs'"):
-        DaskMLPClassifier(solver="lbfgs", client=client).fit(Xd, yd)
-    with pytest.raises(ValueError, match="early_stopping must be False"):
-        DaskMLPClassifier(early_stopping=True, client=client).fit(Xd, yd)
+    with pytest.raises(ValueError, match="early_stopping=True needs sync='gradient'.*'average'"):
+        DaskMLPClassifier(early_stopping=True, sync="average", client=client).fit(Xd, yd)
+    with pytest.raises(ValueError, match="sync_every=4 applies to sync='average'"):
+        DaskMLPClassifier(sync_every=4, client=client).fit(Xd, yd)
+    with pytest.raises(ValueError, match="'sync' parameter .* must be a str among"):
+        DaskMLPClassifier(sync="weights", client=client).fit(Xd, yd)
     with pytest.raises(ValueError, match="X has 1200 rows but y has 600"):
         DaskMLPClassifier(client=client).fit(Xd, yd[:600])
-    with pytest.raises(ValueError, match="one label per row"):
+    with pytest.raises(ValueError, match="one label per row, or a multilabel indicator matrix "
+                                         r"of 0s and 1s; got y of shape \(1200, 2\) holding "
+                                         r"\[0, 1, 2\]"):
         DaskMLPClassifier(client=client).fit(Xd, da.stack([yd, yd], axis=1))
     with pytest.raises(ValueError, match="2 dimensions; got shape"):
         DaskMLPClassifier(client=client).fit(Xd[:, 0], yd)
     with pytest.raises(ValueError, match="sync_every"):
-        DaskMLPClassifier(sync_every=0, client=client).fit(Xd, yd)
+        DaskMLPClassifier(sync="average", sync_every=0, client=client).fit(Xd, yd)
     with pytest.raises(TypeError, match="sample_weight must be a dask"):
         DaskMLPClassifier(client=client).fit(Xd, yd, sample_weight=np.ones(1200))
     # refused on the workers, by the local estimator's own checks, and raised here

@@ -31,19 +31,24 @@ def client():
         yield client
 
 
-def _kill_while_training(client, victim, pid, killed):
-    """Kill ``victim``'s process in its third round of training or later (so some epochs have
+#: The task that trains, per synchronisation mode.
+TRAINING_TASK = {"gradient": "replica_epoch", "average": "train_round"}
+
+
+def _kill_while_training(client, victim, pid, killed, task):
+    """Kill ``victim``'s process in its third ``task`` of training or later (so some epochs have
     finished); looks for 60 s at most."""
     deadline, rounds = time.monotonic() + 60, set()
     while time.monotonic() < deadline and not killed.is_set():
-        rounds |= {key for key in client.processing([victim])[victim] if "train_round" in key}
+        rounds |= {key for key in client.processing([victim])[victim] if task in key}
         if len(rounds) >= 3:
             os.kill(pid, signal.SIGKILL)
             killed.set()
         time.sleep(0.01)
 
 
-def test_killed_worker_ends_the_fit_and_warm_start_continues(client):
+@pytest.mark.parametrize("sync", ["gradient", "average"])
+def test_killed_worker_ends_the_fit_and_warm_start_continues(client, sync):
     X, y = make_classification(4000, 12, n_informative=8, n_classes=3, random_state=0)
     # rows Dask can compute again from their graph once their worker is gone
     Xd, yd = client.persist([da.from_array(X, chunks=500), da.from_array(y, chunks=500)])
@@ -51,12 +56,13 @@ def test_killed_worker_ends_the_fit_and_warm_start_continues(client):
     victim = min(client.who_has(futures_of(Xd))[Xd.__dask_keys__()[0][0]])
     pid = client.run(os.getpid, workers=[victim])[victim]
     killed = threading.Event()
-    killer = threading.Thread(target=_kill_while_training, args=(client, victim, pid, killed))
+    killer = threading.Thread(target=_kill_while_training,
+                              args=(client, victim, pid, killed, TRAINING_TASK[sync]))
     model = DaskMLPClassifier(hidden_layer_sizes=(16,), max_iter=100_000, tol=0.0,
-                              random_state=0, timeout=60, client=client)
+                              random_state=0, timeout=60, sync=sync, client=client)
     killer.start()
     try:
-        with pytest.raises(WorkerLostError, match="left the cluster during round") as lost:
+        with pytest.raises(WorkerLostError, match="left the cluster during (round|epoch)") as lost:
             model.fit(Xd, yd)
     finally:
         killed.set()

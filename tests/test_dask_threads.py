@@ -70,13 +70,14 @@ def _fit(params, X, y):
         return fastbp.MLPClassifier(**params).fit(X, y)
 
 
-def test_two_dask_fits_at_once_in_one_worker(client, data):
+@pytest.mark.parametrize("sync", ["gradient", "average"])
+def test_two_dask_fits_at_once_in_one_worker(client, data, sync):
     X, y = data
     pid = client.run(os.getpid)
     Xd, yd = placed(client, X, 500, list(pid)), placed(client, y, 500, list(pid))
 
     def dask_fit(seed):
-        return DaskMLPClassifier(**WIDE, random_state=seed, client=client).fit(Xd, yd)
+        return DaskMLPClassifier(**WIDE, random_state=seed, sync=sync, client=client).fit(Xd, yd)
 
     # the filter set once around both threads: catch_warnings is not thread-safe
     with warnings.catch_warnings(), concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -86,8 +87,10 @@ def test_two_dask_fits_at_once_in_one_worker(client, data):
     for seed, model in zip([0, 1], fits):
         with one_thread():
             local = _fit({**WIDE, "random_state": seed}, X, y)
-        # the two fits shared the worker's threads round by round, so an epoch ran on one or
-        # two threads: the same arithmetic summed in another order
+        # averaging: the two fits shared the worker's threads round by round, so an epoch ran on
+        # one or two threads; gradient: one worker's replica takes the local fit's steps on the
+        # same batches through the layer loop's kernels: the same arithmetic summed in another
+        # order
         for got, want in zip(model.coefs_, local.coefs_):
             np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 

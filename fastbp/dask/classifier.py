@@ -5,10 +5,16 @@ from sklearn.base import ClassifierMixin
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils.validation import check_is_fitted
 
-from ..estimators import MLPClassifier
+from ..estimators import MLPClassifier, training
 from ..estimators.base import PARAMETERS_DOC, store_parameters
 from . import inputs, predict
-from .base import DASK_NOTES, DASK_PARAMETERS_DOC, DaskMLP, dask_constraints
+from .base import (
+    DASK_ATTRIBUTES_DOC,
+    DASK_NOTES,
+    DASK_PARAMETERS_DOC,
+    DaskMLP,
+    dask_constraints,
+)
 from .waiting import results
 
 
@@ -30,17 +36,12 @@ class DaskMLPClassifier(ClassifierMixin, DaskMLP):
     classes_, coefs_, intercepts_, loss_, loss_curve_, best_loss_, n_iter_, t_,
     n_features_in_, feature_names_in_, n_layers_, n_outputs_, out_activation_
         As :class:`fastbp.MLPClassifier`'s.
-    workers_ : list of str
-        The workers that trained, in the order of their first partition.
-    rows_per_worker_ : list of int
-    bytes_per_round_ : list of (int, int)
-        Per round, the bytes of weights and moments sent to each worker and received from it.
-    epoch_seconds_ : list of float
-        Wall-clock seconds of each epoch.
-
+{DASK_ATTRIBUTES_DOC}
     Notes
     -----{DASK_NOTES}
-    ``y`` must hold one label per row (binary or multiclass); multilabel targets are refused.
+    ``y`` holds one label per row (binary or multiclass), or an indicator matrix of one
+    column per label (multilabel: ``predict`` gives one, ``score`` is the subset accuracy, as
+    for :class:`fastbp.MLPClassifier`).
     """
 
     _local_class = MLPClassifier
@@ -53,20 +54,26 @@ class DaskMLPClassifier(ClassifierMixin, DaskMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  dtype=None, backend="cpu", dropout=0.0, validation=False, class_weight=None,
-                 client=None, sync_every=None, timeout=600.0):
+                 client=None, sync="gradient", sync_every=None, timeout=600.0):
         store_parameters(self, locals())
 
     def _targets(self, y):
         y = inputs.as_array(y, "y", (1, 2))
-        if y.ndim == 2:
-            if y.shape[1] != 1:
-                raise ValueError(f"{type(self).__name__} takes one label per row; got y of "
-                                 f"shape {y.shape} (multilabel targets: use MLPClassifier)")
+        if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         return y
 
     def _learn_targets(self, client, local, y):
         import dask.array as da
+
+        if y.ndim == 2:
+            values = results(client, [client.compute(da.unique(y))], list(client.nthreads()),
+                             self.timeout, "reading the labels")[0]
+            if not np.all(np.isin(values, (0, 1))):
+                raise ValueError(f"{type(self).__name__} takes one label per row, or a "
+                                 f"multilabel indicator matrix of 0s and 1s; got y of shape "
+                                 f"{y.shape} holding {values[:10].tolist()}")
+            return self._learn_labels(local, y)
 
         unique = client.compute(list(da.unique(y, return_counts=True)))
         classes, counts = results(client, unique, list(client.nthreads()), self.timeout,
@@ -75,13 +82,36 @@ class DaskMLPClassifier(ClassifierMixin, DaskMLP):
             raise ValueError(f"warm_start can only be used where `y` has the same classes as "
                              f"in the previous call to fit. Previously got {local.classes_}, "
                              f"`y` has {classes}")
-        local._label_binarizer = LabelBinarizer().fit(classes)
-        local.classes_ = local._label_binarizer.classes_
+        binarizer = LabelBinarizer().fit(classes)
+        training.set_label_binarizer(local, binarizer)
         if self.class_weight == "balanced":
             # scikit-learn's 'balanced' weights, from the counts of every row
             weights = counts.sum() / (len(classes) * counts.astype(np.float64))
             local.class_weight = dict(zip(classes.tolist(), weights.tolist()))
-        return local._label_binarizer.transform(classes[:1]).shape[1]
+        return binarizer.transform(classes[:1]).shape[1]
+
+    def _learn_labels(self, local, y):
+        """Multilabel targets: an indicator matrix of one column per label, as the local
+        estimator takes it (its values are checked on the workers, with the local messages)."""
+        if self.class_weight is not None:
+            raise ValueError(f"class_weight is for one label per row; got a multilabel y of "
+                             f"{y.shape[1]} columns")
+        n_labels = y.shape[1]
+        if hasattr(local, "classes_") and len(local.classes_) != n_labels:
+            raise ValueError(f"warm_start can only be used where `y` has the same classes as "
+                             f"in the previous call to fit. Previously got {local.classes_}, "
+                             f"`y` has {n_labels} label columns")
+        # fitted on an indicator matrix, the binarizer learns what it learns from y itself: the
+        # type 'multilabel-indicator' and the classes 0 .. n_labels - 1
+        binarizer = LabelBinarizer().fit(np.eye(max(n_labels, 2), n_labels, dtype=np.int64))
+        training.set_label_binarizer(local, binarizer)
+        return n_labels
+
+    def multilabel(self):
+        """Whether the fitted classifier takes one indicator column per label (multilabel ``y``).
+        """
+        check_is_fitted(self)
+        return training.label_binarizer(self._local).y_type_ == "multilabel-indicator"
 
     def _keep(self, local, cluster, history, n):
         local.class_weight = self.class_weight  # 'balanced' was turned into a dict for the shards

@@ -44,6 +44,8 @@ def _output(estimator, method):
     if method == "predict_proba":
         return max(2, len(estimator.classes_)), floats
     if hasattr(estimator, "classes_"):
+        if estimator.n_outputs_ > 1 and not estimator.out_activation_ == "softmax":
+            return estimator.n_outputs_, np.dtype(np.int64)  # multilabel: an indicator matrix
         return None, estimator.classes_.dtype
     return (None if estimator.n_outputs_ == 1 else estimator.n_outputs_), floats
 
@@ -53,10 +55,14 @@ def accuracy(predicted, y, sample_weight):
 
     Parameters
     ----------
-    predicted, y : dask.array.Array of shape (n,)
+    predicted, y : dask.array.Array of shape (n,), or (n, n_labels) for multilabel targets
+        (a row is right when every label is: scikit-learn's subset accuracy)
     sample_weight : dask.array.Array of shape (n,) or None
     """
-    right = (predicted == y).astype(np.float64)
+    right = predicted == y
+    if right.ndim == 2:
+        right = right.all(axis=1)
+    right = right.astype(np.float64)
     if sample_weight is None:
         return right.mean()
     return (right * sample_weight).sum() / sample_weight.sum()

@@ -5,7 +5,13 @@ from sklearn.base import RegressorMixin
 from ..estimators import MLPRegressor
 from ..estimators.base import PARAMETERS_DOC, store_parameters
 from . import inputs, predict
-from .base import DASK_NOTES, DASK_PARAMETERS_DOC, DaskMLP, dask_constraints
+from .base import (
+    DASK_ATTRIBUTES_DOC,
+    DASK_NOTES,
+    DASK_PARAMETERS_DOC,
+    DaskMLP,
+    dask_constraints,
+)
 
 
 class DaskMLPRegressor(RegressorMixin, DaskMLP):
@@ -23,9 +29,7 @@ class DaskMLPRegressor(RegressorMixin, DaskMLP):
     coefs_, intercepts_, loss_, loss_curve_, best_loss_, n_iter_, t_, n_features_in_,
     feature_names_in_, n_layers_, n_outputs_, out_activation_
         As :class:`fastbp.MLPRegressor`'s.
-    workers_, rows_per_worker_, bytes_per_round_, epoch_seconds_
-        As :class:`DaskMLPClassifier`'s.
-
+{DASK_ATTRIBUTES_DOC}
     Notes
     -----{DASK_NOTES}"""
 
@@ -39,7 +43,7 @@ class DaskMLPRegressor(RegressorMixin, DaskMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  dtype=None, backend="cpu", dropout=0.0, validation=False, client=None,
-                 sync_every=None, timeout=600.0):
+                 sync="gradient", sync_every=None, timeout=600.0):
         store_parameters(self, locals())
 
     def _targets(self, y):

@@ -57,21 +57,26 @@ class Cluster:
         Initialised by the client; each worker gets a copy.
     timeout : float
         Seconds each wait may take (:func:`~.waiting.results`).
+    holdouts : list of worker.Holdout, optional
+        Per worker, the validation rows to hold out of its own.
     """
 
-    def __init__(self, client, by_worker, estimator, timeout):
+    def __init__(self, client, by_worker, estimator, timeout, holdouts=None):
         self.client, self.timeout = client, timeout
         self.workers = list(by_worker)
         self._pinned = [{"workers": [w], "allow_other_workers": False, "pure": False}
                         for w in self.workers]
         copy = client.scatter([estimator], workers=self.workers, broadcast=True, hash=False)[0]
-        self.shards = [client.submit(make_shard, copy, *parts, **pin)
-                       for parts, pin in zip(by_worker.values(), self._pinned)]
-        sizes = self._run([client.submit(shard_size, s, **pin)
-                           for s, pin in zip(self.shards, self._pinned)], "loading the rows")
-        self.rows = [size[0] for size in sizes]
+        holdouts = holdouts or [None] * len(self.workers)
+        self.shards = [client.submit(make_shard, copy, holdout, *parts, **pin)
+                       for parts, holdout, pin in zip(by_worker.values(), holdouts, self._pinned)]
+        #: per worker, worker.ShardSize
+        self.sizes = self._run([client.submit(shard_size, s, **pin)
+                                for s, pin in zip(self.shards, self._pinned)], "loading the rows")
+        self.rows = [size.rows for size in self.sizes]
         #: the sum of every sample weight, None without weights
-        self.weight_sum = None if sizes[0][1] is None else sum(size[1] for size in sizes)
+        self.weight_sum = (None if self.sizes[0].weight_sum is None
+                           else sum(size.weight_sum for size in self.sizes))
         self._synced_future = None
         #: bytes of the synchronised state sent to one worker, and received from it, per round
         self.bytes_sent, self.bytes_received = [], []
@@ -87,6 +92,16 @@ class Cluster:
         # in a list: scatter would send a tuple's items as separate pieces
         self._synced_future = self.client.scatter([synced], workers=self.workers, broadcast=True,
                                                   hash=False)[0]
+
+    @property
+    def synced_future(self):
+        """The future of the published state (:meth:`publish`), held on every worker."""
+        return self._synced_future
+
+    def adopt(self, synced):
+        """Record ``synced`` as the state the workers hold: they computed it themselves, so
+        nothing is sent."""
+        self.synced = synced
 
     def round(self, specs, doing):
         """One round: ``specs[i]`` (a worker.Round, or None to sit it out) for worker ``i``.
@@ -106,6 +121,15 @@ class Cluster:
             self.bytes_received.append(trained[0].synced.nbytes)
             self.publish(average(trained, self.synced.theta.dtype))
         return [done.get(i) for i in range(len(specs))]
+
+    def submit(self, i, function, *args):
+        """``function(*args)`` as a task on worker ``i`` alone."""
+        return self.client.submit(function, *args, **self._pinned[i])
+
+    def run(self, futures, doing):
+        """The futures' results, waiting at most ``timeout`` and reporting a lost worker
+        (:func:`~.waiting.results`)."""
+        return self._run(futures, doing)
 
     def close(self):
         """Let Dask forget the shards and the synchronised state."""
@@ -132,8 +156,9 @@ def start_states(seeds):
     return states
 
 
-class Epochs:
-    """The epoch loop of one fit, as ``Sequential.fit`` runs it, with each epoch cut into rounds.
+class AveragedEpochs:
+    """The epoch loop of a weight-averaging fit (``sync='average'``), as ``Sequential.fit`` runs
+    it, with each epoch cut into rounds.
 
     Parameters
     ----------
@@ -154,7 +179,15 @@ class Epochs:
         return 1 if every is None else -(-max(self.batches) // every)
 
     def run(self, epoch, lr):
-        """Train one epoch at learning rate ``lr``; returns its mean loss over the rows trained."""
+        """Train one epoch at learning rate ``lr``.
+
+        Returns
+        -------
+        loss : float
+            The epoch's mean loss over the rows trained.
+        validation : None
+            Averaged weights are not scored.
+        """
         every, plan = self.plan["sync_every"], self.plan
         losses, after = [], list(self.rng_states)
         n_rounds = self._rounds()
@@ -174,8 +207,12 @@ class Epochs:
         self.rng_states = after
         total = float(sum(rows for rows, _ in losses))
         if len(losses) == 1:
-            return losses[0][1]
-        return math.fsum(rows / total * loss for rows, loss in losses) if losses else math.nan
+            return losses[0][1], None
+        mean = math.fsum(rows / total * loss for rows, loss in losses) if losses else math.nan
+        return mean, None
+
+    def close(self):
+        """Nothing to close: the rounds hold nothing between them."""
 
 
 def initial_state(model, optimizer):

@@ -1,5 +1,5 @@
 """What runs on the workers during a fit: each worker's rows made ready once, then rounds of
-training on them through the estimators' own epoch loop (:func:`fastbp.training.fit._train`).
+training on them through the estimators' own epoch loop (:func:`fastbp.training.fit.train`).
 
 Everything a round needs arrives with it (the synchronised weights and optimizer moments, the
 random state of the epoch's shuffle), and everything it changes goes back in its result, so a
@@ -13,7 +13,8 @@ import numpy as np
 from ..kernels import codes
 from ..kernels.records import Penalty
 from ..schedules import Constant
-from ..training.fit import _batch_runs, _Plan, _train
+from ..estimators import training
+from ..training.fit import TrainingPlan, train, weighted_batch_runs
 from ..validation import check_sample_weight
 from .threads import worker_threads
 
@@ -32,23 +33,64 @@ class Shard:
         Sample weights normalised over the shard, as ``Sequential.fit`` normalises them.
     weight_sum : float or None
         Sum of the raw sample weights (None without them): the penalty's scale.
+    raw_weight : ndarray of shape (n,)
+        The sample weights as given (ones without them), in the network's dtype.
+    validation : tuple of (ndarray, ndarray) or None
+        The rows held out for validation, ``(X_val, Y_val)``, or None.
     """
 
-    def __init__(self, estimator, X, Y, sample_weight):
+    def __init__(self, estimator, X, Y, sample_weight, validation=None):
         self.estimator = estimator
         self.X, self.Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
         n = self.X.shape[0]
         self.weight = check_sample_weight(sample_weight, n, self.X.dtype)
         self.weight_sum = None if sample_weight is None else float(np.sum(sample_weight))
+        self.raw_weight = (np.ones(n, self.X.dtype) if sample_weight is None
+                           else np.asarray(sample_weight, self.X.dtype))
+        self.validation = None if validation is None else tuple(
+            np.ascontiguousarray(a) for a in validation)
 
 
-def make_shard(estimator, *parts):
+class Holdout(NamedTuple):
+    """The rows a worker holds out for validation: scikit-learn's ``train_test_split`` of its
+    own rows, stratified by class where every class the worker holds has two rows or more.
+
+    fraction : float
+        ``validation_fraction``.
+    seed : int
+        This worker's split seed.
+    stratify : bool
+        Whether the targets are class labels (one per row) to stratify by.
+    """
+    fraction: float
+    seed: int
+    stratify: bool
+
+
+def _held_out(X, Y, weights, holdout):
+    """``(X, Y, weights)`` left for training and ``(X_val, Y_val)`` held out."""
+    from sklearn.model_selection import train_test_split
+
+    labels = Y.argmax(axis=1) if holdout.stratify and Y.shape[1] > 1 else \
+        (Y[:, 0] if holdout.stratify else None)
+    if labels is not None and np.min(np.unique(labels, return_counts=True)[1]) < 2:
+        labels = None  # a class with one row on this worker cannot be split by class
+    arrays = (X, Y) if weights is None else (X, Y, weights)
+    parts = train_test_split(*arrays, test_size=holdout.fraction, random_state=holdout.seed,
+                             stratify=labels)
+    kept = (parts[0], parts[2], None if weights is None else parts[4])
+    return kept, (parts[1], parts[3])
+
+
+def make_shard(estimator, holdout, *parts):
     """Join a worker's partitions, in partition order, and validate them.
 
     Parameters
     ----------
     estimator : MLPClassifier or MLPRegressor
         Initialised (network, classes and features set) by the client.
+    holdout : Holdout or None
+        The validation rows to hold out of this worker's, if any.
     *parts : tuple of (X, y) or (X, y, sample_weight)
         The row chunks this worker holds; X of shape (m, n_features), y of shape (m,) or
         (m, n_outputs), sample_weight of shape (m,).
@@ -60,17 +102,42 @@ def make_shard(estimator, *parts):
     X = np.concatenate([part[0] for part in parts])
     y = np.concatenate([np.asarray(part[1]) for part in parts])
     weights = np.concatenate([part[2] for part in parts]) if len(parts[0]) == 3 else None
-    X, Y, weights, _ = estimator._validate_training_data(X, y, weights, incremental=True,
-                                                         reset=False)
+    X, Y, weights, _ = training.validate_training_data(estimator, X, y, weights,
+                                                       incremental=True, reset=False)
     if weights is not None and np.any(weights < 0):
         raise ValueError(f"sample weights (times class_weight, if given) must be non-negative; "
                          f"got minimum {np.min(weights)}")
-    return Shard(estimator, X, Y, weights)
+    if holdout is None:
+        return Shard(estimator, X, Y, weights)
+    (X, Y, weights), validation = _held_out(X, Y, weights, holdout)
+    return Shard(estimator, X, Y, weights, validation)
+
+
+class ShardSize(NamedTuple):
+    """What the client learns of a shard once it is made.
+
+    rows : int
+        Training rows.
+    weight_sum : float or None
+        Sum of their sample weights (None without them).
+    validation_rows : int
+        Rows held out (0 for none).
+    validation_target_sum : ndarray of shape (n_outputs,) or None
+        Column sums of the held-out targets, in float64.
+    """
+    rows: int
+    weight_sum: object
+    validation_rows: int
+    validation_target_sum: object
 
 
 def shard_size(shard):
-    """``(rows, sum of sample weights or None)`` of a shard."""
-    return shard.X.shape[0], shard.weight_sum
+    """The :class:`ShardSize` of a shard."""
+    if shard.validation is None:
+        return ShardSize(shard.X.shape[0], shard.weight_sum, 0, None)
+    Y = shard.validation[1]
+    return ShardSize(shard.X.shape[0], shard.weight_sum, Y.shape[0],
+                     Y.sum(axis=0, dtype=np.float64))
 
 
 class Synced(NamedTuple):
@@ -163,12 +230,12 @@ def _epoch_order(shard, spec):
     return order, shard.order[2]
 
 
-def _restored(shard, synced):
+def restored(shard, synced):
     """The worker's network and a fresh optimizer set to the synchronised state."""
     estimator = shard.estimator
-    model = estimator._network()
+    model = training.network(estimator)
     model.set_parameters(synced.theta)
-    optimizer = estimator._new_optimizer()
+    optimizer = training.new_optimizer(estimator)
     moments = synced.moments or (np.zeros_like(model.parameters),)
     optimizer.set_state(moments, int(synced.steps))  # copies: the network's arrays may be read-only
     return model, optimizer
@@ -193,16 +260,17 @@ def train_round(shard, synced, spec):
     hi = n if spec.stop is None else min(spec.stop * spec.batch_size, n)
     rows = slice(lo, hi) if order is None else order[lo:hi]
     weight = shard.weight[rows]
-    carried = sum(b - a for a, b in _batch_runs(weight, spec.batch_size)) if hi > lo else 0
+    runs = weighted_batch_runs(weight, spec.batch_size) if hi > lo else []
+    carried = sum(b - a for a, b in runs)
     if not np.any(weight > 0):
         return Trained(synced, 0, float("nan"), rng_after)
-    model, optimizer = _restored(shard, synced)
+    model, optimizer = restored(shard, synced)
     optimizer.lr = spec.lr  # the client's schedule set the epoch's rate; Constant keeps it
     with worker_threads(spec.timeout):
-        plan = _Plan(1, spec.batch_size, optimizer, Constant(), None, False,
-                     Penalty(spec.alpha, 0.0), 0)
-        history = _train(model, (shard.X[rows], shard.Y[rows], weight, None), plan,
-                         np.random.default_rng(spec.seed))
+        plan = TrainingPlan(1, spec.batch_size, optimizer, Constant(), None, False,
+                            Penalty(spec.alpha, 0.0), 0)
+        history = train(model, (shard.X[rows], shard.Y[rows], weight, None), plan,
+                        np.random.default_rng(spec.seed))
     moments = tuple(m.copy() for m in optimizer.moments[:len(synced.moments)])
     after = Synced(model.parameters.copy(), moments, optimizer.steps)
     return Trained(after, carried, float(history.loss[0]), rng_after)

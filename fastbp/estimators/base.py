@@ -27,6 +27,7 @@ from ..names import activation_name
 from ..training.optimizers import SGD, Adam
 from ..validation import ready
 from . import lbfgs, rules
+from .training import start_stochastic_fit
 
 #: scikit-learn's hidden activations, then the ones fastbp adds.
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu",
@@ -334,14 +335,8 @@ class BaseMLP(BaseEstimator):
         return X_train, Y_train, (None if sample_weight is None else parts[4]), (X_val, Y_val)
 
     def _fit_stochastic(self, model, X, Y, sample_weight, stratify, incremental, random_state):
-        if not incremental or not hasattr(self, "_optimizer"):
-            # a new optimizer per fit (scikit-learn's rule); partial_fit keeps its state
-            self._optimizer = self._new_optimizer()
-            # scikit-learn applies learning_rate to SGD only; Adam runs at a constant base rate
-            kind = self.learning_rate if self.solver == "sgd" else "constant"
-            self._schedule = rules.SklearnSchedule(kind, self.power_t)
-        self._stopping.schedule = self._schedule
-        self._stopping.verbose = bool(self.verbose)
+        # a new optimizer per fit (scikit-learn's rule); partial_fit keeps its state
+        state = start_stochastic_fit(self, keep_optimizer=incremental)
         validation = None
         if (self.early_stopping or self.validation) and not incremental:
             X, Y, sample_weight, validation = self._validation_split(X, Y, sample_weight,
@@ -350,10 +345,10 @@ class BaseMLP(BaseEstimator):
         batch_size = effective_batch_size(self.batch_size, n, stacklevel=4)
         history = model.fit(
             X, Y, epochs=1 if incremental else self.max_iter, batch_size=batch_size,
-            optimizer=self._optimizer, schedule=self._schedule, shuffle=bool(self.shuffle),
+            optimizer=state.optimizer, schedule=state.schedule, shuffle=bool(self.shuffle),
             seed=int(random_state.randint(np.iinfo(np.int32).max)), sample_weight=sample_weight,
             alpha=self._penalty(self.alpha, n, sample_weight), validation_data=validation,
-            early_stopping=self._stopping)
+            early_stopping=state.stopping)
         self._record(history, n, validation is not None)
         if not (incremental or history.stopped_early or history.interrupted) \
                 and history.epochs == self.max_iter:

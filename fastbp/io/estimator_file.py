@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..estimators import MLPClassifier, MLPRegressor
+from ..estimators import MLPClassifier, MLPRegressor, training
 from ..estimators.base import HIDDEN_ACTIVATIONS
 from . import format as fmt
 from . import state
@@ -71,7 +71,7 @@ def network(estimator):
     if not hasattr(estimator, "coefs_"):
         raise ValueError(f"this {type(estimator).__name__} is not fitted yet: call fit before "
                          f"saving it")
-    return estimator._network()
+    return training.network(estimator)
 
 
 def describe(estimator, header, arrays):
@@ -112,7 +112,7 @@ class Plan:
             estimator.set_params(**self.params)
             if backend is not None:
                 estimator.set_params(backend=backend)
-            estimator._validate_params()
+            training.validate_params(estimator)
         except (TypeError, ValueError) as error:
             raise fmt.fail(f"header.estimator.params: {error}") from None
         for name, value in self.fitted.items():
@@ -160,7 +160,7 @@ def check(header, kind):
 
 
 def _params(raw, kind):
-    names = set(CLASSES[kind]._get_param_names())
+    names = set(CLASSES[kind]().get_params(deep=False))
     unknown = sorted(set(raw) - names)
     if unknown:
         raise fmt.fail(f"header.estimator.params: unknown parameters {unknown} for "

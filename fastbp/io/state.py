@@ -1,10 +1,10 @@
-"""The one module that reads and writes fastbp's private training state for the model file.
+"""The training state a model file holds, turned into header fields and back.
 
-A network's parameters and samples-seen clock and an optimizer's state are public
-(``Sequential.parameters``, ``samples_seen``, ``Optimizer.moments``, ``set_state``); what has no
-public face (an estimator's label binarizer, optimizer, learning-rate schedule, stopping rule and
-early-stopping snapshot) is read and restored here only, so a change to those internals has one
-place to follow it.
+Everything is read and written through public interfaces: a network's parameters and
+samples-seen clock (``Sequential.parameters``, ``samples_seen``), an optimizer's state
+(``Optimizer.moments``, ``steps``, ``set_state``), and an estimator's label binarizer, optimizer,
+learning-rate schedule, stopping rule and early-stopping snapshot through
+:mod:`fastbp.estimators.training`, the estimators' contract for them.
 """
 
 import numpy as np
@@ -57,29 +57,38 @@ def build_optimizer(fields, moment_1, moment_2):
 
 
 # ---- estimators ---------------------------------------------------------------------------------
+# Imported on first use: saving or loading a Sequential must not import scikit-learn.
+def _contract():
+    from ..estimators import training
+
+    return training
+
+
 def estimator_optimizer(estimator):
     """The optimizer a stochastic estimator's ``partial_fit`` continues with, or None."""
-    return estimator.__dict__.get("_optimizer")
+    return _contract().training_state(estimator).optimizer
 
 
 def label_binarizer(estimator):
     """``{"y_type": ...}`` of a fitted classifier's label binarizer."""
-    return {"y_type": str(estimator._label_binarizer.y_type_)}
+    return {"y_type": str(_contract().label_binarizer(estimator).y_type_)}
 
 
 def set_label_binarizer(estimator, fields, classes):
+    """Give ``estimator`` a label binarizer of the saved target type for ``classes`` (which
+    become its ``classes_``)."""
     from sklearn.preprocessing import LabelBinarizer
 
     binarizer = LabelBinarizer()
     binarizer.y_type_, binarizer.sparse_input_, binarizer.classes_ = (fields["y_type"], False,
                                                                       classes)
-    estimator._label_binarizer = binarizer
+    _contract().set_label_binarizer(estimator, binarizer)
 
 
 def training_rules(estimator):
     """Header fields of the stopping rule and learning-rate schedule (None where absent)."""
-    stopping = estimator.__dict__.get("_stopping")
-    schedule = estimator.__dict__.get("_schedule")
+    state = _contract().training_state(estimator)
+    stopping, schedule = state.stopping, state.schedule
     stop = None if stopping is None else {
         "monitor": stopping.monitor, "patience": stopping.patience,
         "min_delta": stopping.min_delta, "best": stopping.best, "best_epoch": stopping.best_epoch,
@@ -92,7 +101,7 @@ def training_rules(estimator):
 
 def best_parameters(estimator):
     """The early-stopping snapshot of the flat parameters, shape (n_params,), or None."""
-    return estimator.__dict__.get("_best_parameters")
+    return _contract().training_state(estimator).best_parameters
 
 
 def restore_estimator(estimator, stop, sched, optimizer, best):
@@ -103,22 +112,19 @@ def restore_estimator(estimator, stop, sched, optimizer, best):
     """
     from ..estimators.rules import SklearnSchedule, SklearnStopping
 
-    schedule = None
+    training = _contract()
+    schedule = stopping = None
     if sched is not None:
         schedule = SklearnSchedule(sched["kind"], sched["power_t"])
         schedule.scale, schedule.fresh = sched["scale"], sched["fresh"]
-        estimator._schedule = schedule
     if stop is not None:
         stopping = SklearnStopping(stop["monitor"] == "val_metric", stop["patience"] - 1,
                                    stop["min_delta"], schedule)
         stopping.best, stopping.best_epoch, stopping.wait = (stop["best"], stop["best_epoch"],
                                                              stop["wait"])
-        estimator._stopping = stopping
-    if optimizer is not None:
-        estimator._optimizer = optimizer
-    if best is not None:
-        estimator._best_parameters = np.array(best)
+    training.restore_training_state(
+        estimator, training.TrainingState(optimizer, schedule, stopping, best))
     try:
-        estimator._network()  # rebuilds the Sequential from coefs_/intercepts_ and binds them
+        training.network(estimator)  # rebuilds the Sequential from coefs_/intercepts_, binds them
     except (TypeError, ValueError) as error:
         raise ModelFileError(f"the saved network cannot be rebuilt: {error}") from None

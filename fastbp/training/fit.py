@@ -2,6 +2,10 @@
 
 One call of the backend's ``train_epoch`` runs a whole epoch (batch gathering, forward, backward,
 penalty, optimizer update); Python only sees the epoch's loss.
+
+:func:`fit` checks its arguments and hands a :class:`TrainingPlan` to :func:`train`, the epoch loop;
+code that checks its own data and drives the epochs itself (the Dask estimators' workers) calls
+:func:`train` directly, and :func:`weighted_batch_runs` to count the samples a call trains on.
 """
 
 import math
@@ -69,19 +73,31 @@ def _split_validation(X, Y, w, validation_data, validation_split, model):
     return X[:cut], Y[:cut], w[:cut], (X[cut:], Y[cut:])
 
 
-def _batch_runs(weight, batch_size):
+def weighted_batch_runs(weight, batch_size):
     """Runs of consecutive batches that carry weight, as ``(start, stop)`` positions in the order.
 
     A batch whose sample weights are all zero has no defined per-sample weighting (``w / sum(w)``
-    is 0/0): such a batch is skipped, taking no optimizer step and adding nothing to the epoch's
-    loss. The kernels see each run as an epoch of its own, so the remaining batches are cut exactly
-    as they would have been.
+    is 0/0): :func:`train` skips such a batch, taking no optimizer step and adding nothing to the
+    epoch's loss. The kernels see each run as an epoch of its own, so the remaining batches are cut
+    exactly as they would have been.
 
     Parameters
     ----------
-    weight : ndarray, shape (n,)
+    weight : ndarray of shape (n,)
         The sample weights in visiting order.
     batch_size : int
+
+    Returns
+    -------
+    list of (int, int)
+        Half-open ranges of positions, in order, not touching one another; ``[(0, n)]`` when every
+        batch carries weight.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> weighted_batch_runs(np.array([1, 1, 0, 0, 1, 0, 1.0]), 2)
+    [(0, 2), (4, 7)]
     """
     starts = np.arange(0, weight.shape[0], batch_size)
     carries = np.add.reduceat((weight > 0).astype(np.int64), starts) > 0
@@ -137,13 +153,33 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
                          "the conversion to the model's dtype): no batch has anything to learn")
     n = X.shape[0]
     batch_size = n if batch_size is None else min(check_positive_int("batch_size", batch_size), n)
-    plan = _Plan(epochs, batch_size, opt, schedule, stopper, bool(shuffle), Penalty(alpha, l1),
-                 verbose)
-    return _train(model, (X, Y, w, validation), plan, np.random.default_rng(seed))
+    plan = TrainingPlan(epochs, batch_size, opt, schedule, stopper, bool(shuffle),
+                        Penalty(alpha, l1), verbose)
+    return train(model, (X, Y, w, validation), plan, np.random.default_rng(seed))
 
 
-class _Plan(NamedTuple):
-    """How a checked ``fit`` call trains."""
+class TrainingPlan(NamedTuple):
+    """How :func:`train` trains: the settings of a ``fit`` call, checked.
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the data (fewer when ``stopper`` stops early).
+    batch_size : int
+        At most the number of training samples.
+    optimizer : fastbp.SGD or fastbp.Adam
+        Its state (moments, steps) carries on from where it stopped and is updated in place.
+    schedule : fastbp.Schedule
+        Each epoch's learning rate; :func:`train` calls its ``reset`` first.
+    stopper : fastbp.EarlyStopping or None
+        Shown every epoch; :func:`train` calls its ``reset`` first.
+    shuffle : bool
+        Visit the samples in a new random order each epoch.
+    penalty : fastbp.kernels.records.Penalty
+        ``Penalty(alpha, l1)``, scaled per batch by the kernels.
+    verbose : int
+        0 silent, 1 a progress bar, 2 a line per epoch.
+    """
     epochs: int
     batch_size: int
     optimizer: optimizers.Optimizer
@@ -154,8 +190,34 @@ class _Plan(NamedTuple):
     verbose: int
 
 
-def _train(model, data, plan, rng):
-    """The epochs of a checked ``fit`` call on ``data = (X, Y, w, validation)``."""
+def train(model, data, plan, rng):
+    """Train ``model`` in place for the epochs of ``plan`` on data already checked.
+
+    Nothing is checked here: ``data`` must be what :func:`fit` passes after its checks (arrays in
+    the model's dtype, C-contiguous, of the model's widths, some weight positive). The divergence
+    handling, interruption and best-weights restoring are :meth:`fastbp.Sequential.fit`'s.
+
+    Parameters
+    ----------
+    model : fastbp.Sequential
+    data : tuple (X, Y, w, validation)
+        ``X`` of shape (n, n_inputs), ``Y`` of shape (n, n_outputs), ``w`` of shape (n,) the
+        sample weights (each batch is weighted by ``w / sum(w)`` over the batch; ``fit`` passes
+        them normalised to sum to 1), ``validation`` a pair ``(X_val, Y_val)`` or None.
+    plan : TrainingPlan
+    rng : numpy.random.Generator
+        Draws the dropout seed, then each epoch's order.
+
+    Returns
+    -------
+    fastbp.History
+
+    Raises
+    ------
+    fastbp.DivergenceError
+        When the loss or weights become non-finite (unless ``plan.stopper`` finishes diverging
+        fits); the last weights with finite results are kept.
+    """
     X, Y, w, validation = data
     epochs, batch_size, opt, schedule, stopper, shuffle, penalty, verbose = plan
     k = model.kernels
@@ -171,7 +233,7 @@ def _train(model, data, plan, rng):
     Xd, Yd, wd = k.to_device(X), k.to_device(Y), k.to_device(w)
     network = model.network
     ordered = np.arange(n, dtype=np.int64)
-    ordered_runs = _batch_runs(w, batch_size)
+    ordered_runs = weighted_batch_runs(w, batch_size)
     all_weighted = bool(np.all(w > 0))
     if validation is not None:
         Xv, Yv = validation
@@ -201,7 +263,8 @@ def _train(model, data, plan, rng):
         """One pass over the data; the mean loss of the batches that carried weight."""
         order = rng.permutation(n).astype(np.int64) if shuffle else ordered
         # every batch carries weight when every sample does (the usual case): nothing to look for
-        runs = _batch_runs(w[order], batch_size) if shuffle and not all_weighted else ordered_runs
+        runs = (weighted_batch_runs(w[order], batch_size) if shuffle and not all_weighted
+                else ordered_runs)
         total, count = 0.0, 0
         settings = opt.settings(lr)
         for lo, hi in runs:
