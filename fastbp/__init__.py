@@ -5,8 +5,9 @@ scikit-learn estimators import on first access.
 """
 
 from .errors import DeviceError, DivergenceError, ModelFileError
-from .layers import Dense
-from . import schedules
+from .layers import Dense, NotBuiltError
+from . import callbacks, schedules
+from .callbacks import Callback
 from .model import Sequential
 from .schedules import (
     Constant,
@@ -23,10 +24,11 @@ from .training.stopping import EarlyStopping
 
 __version__ = "0.1.0"
 
-__all__ = ["SGD", "Adam", "Constant", "CosineAnnealing", "Dense", "DeviceError", "DivergenceError",
-           "EarlyStopping", "History", "InvScaling", "LinearWarmup", "MLPClassifier", "MLPRegressor",
-           "ModelFileError", "ReduceLROnPlateau", "Schedule", "Sequential", "StepDecay",
-           "__version__", "load", "save", "schedules", "to_onnx"]
+__all__ = ["SGD", "Adam", "Callback", "Constant", "CosineAnnealing", "Dense", "DeviceError",
+           "DivergenceError", "EarlyStopping", "History", "InvScaling", "LinearWarmup",
+           "MLPClassifier", "MLPRegressor", "ModelFileError", "NotBuiltError", "ReduceLROnPlateau",
+           "Schedule", "Sequential", "StepDecay", "__version__", "callbacks", "load", "save",
+           "schedules", "to_onnx"]
 
 #: Names importing scikit-learn (or, for the model files, safetensors and onnx), loaded on first
 #: access (PEP 562) to keep ``import fastbp`` light.

@@ -82,12 +82,19 @@ def build_parser():
 
     warmup = commands.add_parser(
         "warmup", help="compile the CPU kernels into Numba's cache ahead of the first fit",
-        description="Compile every activation, loss and optimizer kernel and the training epoch "
-                    "of the CPU backend into Numba's on-disk cache (NUMBA_CACHE_DIR if set), so "
-                    "that later processes on this machine start training without JIT compiling: "
-                    "for container images and CI runners.")
-    warmup.add_argument("--dtype", choices=("float32", "float64"), action="append",
-                        help="compile for this dtype (repeatable; default: both)")
+        description="Compile every activation, loss and optimizer kernel, the training epoch "
+                    "(with and without dropout), the gradients and the forward pass that "
+                    "Sequential.forward and the estimators' predict and predict_proba take, in "
+                    "float32 and float64, into Numba's on-disk cache (NUMBA_CACHE_DIR if set), so "
+                    "that later processes on this machine fit and predict without JIT compiling: "
+                    "for container images and CI runners. With --model, compile exactly what one "
+                    "saved model needs (its dtype, activations, loss and optimizer).")
+    what = warmup.add_mutually_exclusive_group()
+    what.add_argument("--dtype", choices=("float32", "float64"), action="append",
+                      help="compile for this dtype (repeatable; default: both)")
+    what.add_argument("--model", metavar="FILE",
+                      help="compile only what this model file (written by fastbp.save) needs; "
+                           "the file is verified as fastbp.load verifies it")
     warmup.add_argument("--quiet", action="store_true", help="no progress bar")
 
     bench = commands.add_parser("bench", help="run a benchmark study",
@@ -116,13 +123,16 @@ def build_parser():
                                     "SIMD features and whether CUDA is available (and which GPU).")
 
     inspect = commands.add_parser(
-        "inspect", help="print a saved model file's header without loading its arrays",
+        "inspect", help="print what a saved model file holds, after verifying its checksum",
         description="Print what a file written by fastbp.save holds: its kind, format and fastbp "
                     "versions, dtype, loss, layers, parameter count, optimizer state, estimator "
-                    "details and each array's dtype, shape and size. Only the header is read; the "
-                    "file's length is checked against it, the arrays' checksum is not (fastbp.load "
-                    "checks that). A file that is not a loadable model exits with status 2.")
+                    "details and each array's dtype, shape and size. The header and the arrays' "
+                    "checksum and values are verified as fastbp.load verifies them: a file that "
+                    "is not a loadable model, a damaged one included, exits with status 2.")
     inspect.add_argument("file", metavar="FILE", help="a model file written by fastbp.save")
+    inspect.add_argument("--header-only", action="store_true",
+                         help="read the header alone, not the arrays: their checksum is not "
+                              "verified (the output says so), so damage inside them is not seen")
     return parser
 
 
@@ -146,15 +156,30 @@ def _warmup(args):
     from . import warmup
 
     start = time.perf_counter()
-    pieces = warmup.tasks(tuple(args.dtype or warmup.DTYPES))
+    if args.model is None:
+        pieces = warmup.tasks(tuple(args.dtype or warmup.DTYPES))
+    else:
+        pieces = _model_pieces(args.model)
     with tqdm(total=len(pieces), unit="kernel", file=sys.stderr, desc="fastbp warmup",
               disable=args.quiet) as bar:
         for label, compile_piece in pieces:
             bar.set_postfix_str(label, refresh=False)
             compile_piece()
             bar.update(1)
-    print(f"compiled {len(pieces)} pieces in {time.perf_counter() - start:.1f} s; later "
+    what = "" if args.model is None else f" for {args.model}"
+    print(f"compiled {len(pieces)} pieces{what} in {time.perf_counter() - start:.1f} s; later "
           f"processes load them from Numba's cache")
+
+
+def _model_pieces(path):
+    """The warm-up tasks of a model file; a file that does not load is bad input (exit 2)."""
+    from . import warmup
+    from .errors import ModelFileError
+
+    try:
+        return warmup.model_tasks(path)
+    except (ModelFileError, OSError) as error:
+        raise _bad_file(path, error) from None
 
 
 def _gradient_cost(args):
@@ -199,15 +224,23 @@ class _BadInput(Exception):
     """Input the command cannot use (an unreadable or invalid file): one line, exit status 2."""
 
 
+def _bad_file(path, error):
+    """A ModelFileError (which names the file) or an OSError reading ``path`` as bad input."""
+    from .errors import ModelFileError
+
+    if isinstance(error, ModelFileError):
+        return _BadInput(str(error))
+    return _BadInput(f"{path}: {error.strerror or error}")
+
+
 def _inspect(args):
     from .errors import ModelFileError
     from .io.inspect import describe_file, format_description
 
     try:
-        facts = describe_file(args.file)
+        facts = describe_file(args.file, verify=not args.header_only)
     except (ModelFileError, OSError) as error:
-        message = error.strerror if isinstance(error, OSError) and error.strerror else error
-        raise _BadInput(f"{args.file}: {message}") from None
+        raise _bad_file(args.file, error) from None
     print(format_description(facts))
 
 

@@ -10,11 +10,61 @@ from .kernels import codes, layer_loop, layout
 from .kernels.layer_loop import LayerBuffers
 from .kernels.records import Network
 from .errors import DivergenceError
-from .layers import Dense
+from .layers import Dense, NotBuiltError
 from .names import choice, loss_name
-from .validation import check_positive_float, check_sample_weight, check_X, check_y
+from .validation import (
+    check_positive_float,
+    check_positive_int,
+    check_sample_weight,
+    check_X,
+    check_y,
+)
 
 DTYPES = ("float32", "float64")
+
+_NOT_BUILT = ("this Sequential is not built yet: its first layer was given no input width, so it "
+              "has no weights. Call fit (or forward, predict, loss, gradients) on data, or "
+              "build(n_inputs), or give the first layer its width, Dense(n_in, n_out, ...)")
+
+
+def data_width(X):
+    """The number of columns of a would-be 2-D ``X``, to check it against before a model is built
+    (0 for anything else: the check then reports what is wrong with ``X``)."""
+    shape = np.shape(X)
+    return shape[1] if len(shape) == 2 else 0
+
+
+def check_targets(y, n_samples, n_outputs, loss, dtype):
+    """:func:`fastbp.validation.check_y`, saying what to do with labels given as text.
+
+    Raises
+    ------
+    TypeError
+        For non-numeric targets; for strings, the message names the two ways to use them.
+    """
+    try:
+        return check_y(y, n_samples, n_outputs, loss, dtype)
+    except TypeError as error:
+        if not _holds_text(y):
+            raise
+        raise TypeError(f"{error}. Sequential takes class labels as integers 0..n_classes-1 (or "
+                        f"one-hot rows): encode text labels with "
+                        f"sklearn.preprocessing.LabelEncoder (its inverse_transform maps "
+                        f"predictions back), or use fastbp.MLPClassifier, which takes them as "
+                        f"they are") from error
+
+
+def _holds_text(y):
+    try:
+        return np.asarray(y).dtype.kind in "OSU"
+    except (TypeError, ValueError):  # ragged or otherwise unconvertible: not a label array
+        return False
+
+
+def default_difference_step(dtype):
+    """The central-difference step :meth:`Sequential.numerical_gradients` takes by default:
+    ``eps_mach ** (1/3)`` of ``dtype`` (4.9e-3 in float32, 6.1e-6 in float64)."""
+    return float(np.cbrt(np.finfo(dtype).eps))
 
 
 class _Buffers(LayerBuffers):
@@ -36,7 +86,13 @@ class Sequential:
     Parameters
     ----------
     layers : list of Dense
-        Each layer's ``n_in`` must equal the previous layer's ``n_out``.
+        Each layer's ``n_in`` must equal the previous layer's ``n_out``; a layer made without one
+        takes it. A first layer made without one (``Dense(8, activation="relu")``) leaves the
+        model unbuilt, without weights, until the first data it sees (``fit``, ``forward``,
+        ``predict``, ``loss``, ``gradients``, ``step``) or :meth:`build`, as Keras defers its
+        build; until then what needs the weights or the widths (:attr:`parameters`,
+        :attr:`n_params`, :attr:`n_inputs`, :meth:`summary`, :meth:`save`, ...) raises
+        :class:`~fastbp.NotBuiltError`.
     loss : {"squared_error", "mse", "cross_entropy", "binary_cross_entropy", "poisson"}
         ``squared_error`` is ``1/2`` times the mean over samples and outputs of ``(a - y)^2``
         (scikit-learn's convention); ``mse`` is the plain mean (PyTorch's and Keras's);
@@ -46,10 +102,33 @@ class Sequential:
         and non-negative targets, and is scikit-learn's half Poisson deviance, summed over outputs
         and averaged over samples.
     dtype : {"float32", "float64"}, default="float32"
-    backend : {"cpu", "numpy"}, default="cpu"
-        ``cpu`` runs the Numba kernels, ``numpy`` the NumPy reference kernels.
+        Precision of the weights and of every computation.
+    backend : {"cpu", "numpy", "cuda"}, default="cpu"
+        ``cpu`` runs the Numba CPU kernels, ``numpy`` the NumPy reference kernels, ``cuda`` the
+        Numba CUDA kernels on an NVIDIA GPU; ``cuda`` needs numba-cuda and a usable GPU
+        (``pip install 'fastbp[cuda]'``), else :class:`~fastbp.DeviceError` is raised.
     seed : int, numpy.random.Generator or None
-        Seed of the weight initialisation.
+        Seed of the weight initialisation, drawn when the model is built: the same seed gives the
+        same weights whether the first layer's width was given or taken from the data.
+
+    Attributes
+    ----------
+    stop_training : bool
+        Set to True by a callback (:class:`fastbp.Callback`) to end ``fit`` after the epoch, as
+        in Keras; ``fit`` sets it to False when it starts.
+
+    Examples
+    --------
+    >>> import numpy as np, fastbp
+    >>> model = fastbp.Sequential([fastbp.Dense(8, activation="tanh"),
+    ...                            fastbp.Dense(3, activation="softmax")],
+    ...                           loss="cross_entropy", seed=0)
+    >>> model.built
+    False
+    >>> X, y = np.random.default_rng(0).standard_normal((30, 4)), np.arange(30) % 3
+    >>> history = model.fit(X, y, epochs=2)     # builds it for 4 inputs first
+    >>> model.n_inputs, model.n_params
+    (4, 67)
     """
 
     def __init__(self, layers, loss="squared_error", dtype="float32", backend="cpu", seed=None):
@@ -61,17 +140,87 @@ class Sequential:
         self.dtype = np.dtype(choice("dtype", _dtype_name(dtype), DTYPES))
         self.backend = backends.backend_name(backend)
         self._kernels = backends.load(self.backend)
-        self._dims = np.array([self.n_inputs] + [layer.n_out for layer in self.layers], np.int64)
         self._activation_codes = np.array(self._codes, np.int64)
         self._dropout = np.array([layer.dropout for layer in self.layers], np.float64)
-        #: every parameter in one vector (see fastbp.kernels.layout); layers hold views of it
-        self._theta = np.empty(layout.parameter_offsets(self._dims)[-1], self.dtype)
-        rng = np.random.default_rng(seed)
-        for layer, (W, b) in zip(self.layers, self.layer_views(self._theta)):
-            layer._build(rng, initializers.draw, W, b)
         self._scratch = threading.local()  # each thread's _Buffers
         #: samples trained on across fits: the clock of the ``invscaling`` schedule
         self.samples_seen = 0
+        self.stop_training = False
+        self._claim_layers()  # every check passed: only now may the layers be changed
+        #: every parameter in one vector (see fastbp.kernels.layout), None until built; layers
+        #: hold views of it
+        self._dims = self._theta = None
+        self._seed = seed  # drawn from at the build, then dropped
+        if self.layers[0]._n_in is not None:
+            self.build(self.layers[0]._n_in)
+
+    def _claim_layers(self):
+        """Give each layer without an input width the previous layer's, and mark the layers as
+        this model's (a layer serves one model: it holds views of its parameters)."""
+        for previous, layer in zip(self.layers, self.layers[1:]):
+            if layer._n_in is None:
+                layer._set_input_width(previous.n_out)
+        for layer in self.layers:
+            layer._claimed = True
+
+    @property
+    def built(self):
+        """Whether the model has its weights (its first layer's input width is known)."""
+        return self._theta is not None
+
+    def build(self, n_inputs):
+        """Create the weights for inputs of ``n_inputs`` columns (Keras's ``build``).
+
+        ``fit`` and the other methods that take data call it with the data's width; a model built
+        for that width is left as it is.
+
+        Parameters
+        ----------
+        n_inputs : int or tuple
+            The input width, or a Keras input shape such as ``(None, n_inputs)`` (its last entry).
+
+        Raises
+        ------
+        ValueError
+            If the model is built already for another width.
+
+        Examples
+        --------
+        >>> import fastbp
+        >>> model = fastbp.Sequential([fastbp.Dense(3)], seed=0)
+        >>> model.build((None, 5))
+        >>> model.layers[0].W.shape
+        (5, 3)
+        """
+        if isinstance(n_inputs, (tuple, list)) and len(n_inputs) > 0:
+            n_inputs = n_inputs[-1]
+        n_inputs = check_positive_int("n_inputs", n_inputs)
+        if self.built:
+            if n_inputs != self.n_inputs:
+                raise ValueError(f"this model is built for {self.n_inputs} inputs; got "
+                                 f"{n_inputs}")
+            return
+        self.layers[0]._set_input_width(n_inputs)
+        self._dims = np.array([n_inputs] + [layer.n_out for layer in self.layers], np.int64)
+        theta = np.empty(layout.parameter_offsets(self._dims)[-1], self.dtype)
+        rng = np.random.default_rng(self._seed)
+        for layer, (W, b) in zip(self.layers, layout_views(theta, self._dims)):
+            layer._build(rng, initializers.draw, W, b)
+        self._theta, self._seed = theta, None
+
+    def _check_built(self):
+        if self._theta is None:
+            raise NotBuiltError(_NOT_BUILT)
+
+    def _width_for(self, X):
+        """The width ``X`` is checked against: the model's, or ``X``'s own until it is built."""
+        n_inputs = self.layers[0]._n_in  # not n_inputs: this is on every prediction's path
+        return data_width(X) if n_inputs is None else n_inputs
+
+    def _build_for(self, X):
+        """Build an unbuilt model for checked data ``X``'s width."""
+        if self._theta is None:
+            self.build(X.shape[1])
 
     @staticmethod
     def _checked_layers(layers):
@@ -81,9 +230,10 @@ class Sequential:
             if not isinstance(layer, Dense):
                 raise TypeError(f"layers[{i}] must be a Dense layer; got {type(layer).__name__}")
         for i in range(1, len(layers)):
-            if layers[i].n_in != layers[i - 1].n_out:
+            # a layer without an input width takes the previous one's (after every check)
+            if layers[i]._n_in is not None and layers[i]._n_in != layers[i - 1].n_out:
                 raise ValueError(f"layer widths do not chain: layers[{i}] expects "
-                                 f"{layers[i].n_in} inputs but layers[{i - 1}] has "
+                                 f"{layers[i]._n_in} inputs but layers[{i - 1}] has "
                                  f"{layers[i - 1].n_out} outputs")
         for i, layer in enumerate(layers[:-1]):
             # both are output links (softmax to class probabilities, exp to Poisson rates); exp as
@@ -102,7 +252,8 @@ class Sequential:
                                  f"create a new Dense for each position")
             seen[id(layer)] = i
         for i, layer in enumerate(layers):
-            if layer.W is not None and layer._dtype is not None:
+            # an unbuilt model's layers have no weights yet, but are taken all the same
+            if layer._dtype is not None or getattr(layer, "_claimed", False):
                 raise ValueError(f"layers[{i}] already belongs to a model; create a new Dense")
         if layers[-1].activation == "softmax" and layers[-1].n_out < 2:
             raise ValueError("a softmax output needs at least 2 units; with 1 unit it is always 1 "
@@ -120,18 +271,29 @@ class Sequential:
     @property
     def n_params(self):
         """Total number of trainable parameters."""
+        self._check_built()
         return sum(layer.n_params for layer in self.layers)
 
     @property
     def n_inputs(self):
+        """Width of the input (the first layer's ``n_in``)."""
+        self._check_built()
         return self.layers[0].n_in
 
     @property
     def n_outputs(self):
+        """Width of the output (the last layer's ``n_out``); known before the model is built."""
         return self.layers[-1].n_out
 
     def summary(self, print_fn=print):
-        """Print one row per layer (shape, activation, parameters) and the total."""
+        """Print one row per layer (shape, activation, parameters) and the total.
+
+        Parameters
+        ----------
+        print_fn : callable, default=print
+            Called once with the whole table as one string.
+        """
+        self._check_built()
         rows = [("layer", "shape", "activation", "params")]
         for i, layer in enumerate(self.layers):
             rows.append((f"{i}: Dense", f"{layer.n_in} -> {layer.n_out}", layer.activation,
@@ -162,6 +324,7 @@ class Sequential:
             Widths ``(n_layers + 1,)``, activation codes and dropout rates ``(n_layers,)``, and
             the loss code.
         """
+        self._check_built()
         return Network(self._dims, self._activation_codes, self._dropout, self._loss_code)
 
     @property
@@ -169,6 +332,7 @@ class Sequential:
         """Every parameter in one vector, shape ``(n_params,)``, in the layout of
         ``kernels/layout.py`` (each layer's ``W`` row-major, then its ``b``). A read-only view
         of the model's own vector; change it with :meth:`set_parameters`."""
+        self._check_built()
         view = self._theta.view()
         view.flags.writeable = False
         return view
@@ -181,6 +345,11 @@ class Sequential:
         (as a diverged optimiser may leave them); a finite value beyond the dtype's range is
         refused rather than turned into infinity.
 
+        Parameters
+        ----------
+        vector : array-like, shape (n_params,)
+            The new parameters.
+
         Raises
         ------
         ValueError
@@ -188,6 +357,7 @@ class Sequential:
         TypeError
             If it is not a real numeric array.
         """
+        self._check_built()
         if vector is self._theta:
             return
         vector = np.asarray(vector)
@@ -207,12 +377,33 @@ class Sequential:
         self._theta[...] = converted
 
     def layer_views(self, vector):
-        """``[(W, b), ...]`` views of a vector in the layout of :attr:`parameters` (host or
-        device memory), ``W`` of shape ``(n_in, n_out)`` and ``b`` of shape ``(n_out,)``."""
-        return list(zip(*layout.parameter_views(vector, self._dims)))
+        """``[(W, b), ...]`` views of a vector in the layout of :attr:`parameters`.
+
+        Parameters
+        ----------
+        vector : array, shape (n_params,)
+            In host or device memory.
+
+        Returns
+        -------
+        list of (W, b)
+            One pair per layer, ``W`` of shape ``(n_in, n_out)`` and ``b`` of shape ``(n_out,)``.
+        """
+        self._check_built()
+        return layout_views(vector, self._dims)
 
     def prepare(self, X, y=None, sample_weight=None):
-        """Validated data in the backend's memory, as :meth:`evaluate` takes it.
+        """Validated data in the backend's memory, as :meth:`evaluate` takes it; builds an unbuilt
+        model for ``X``'s width once everything is checked.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+            Input rows.
+        y : array-like, shape (n_samples,) or (n_samples, n_outputs), optional
+            Targets, as :meth:`loss` takes them; None prepares ``X`` alone.
+        sample_weight : array-like, shape (n_samples,), optional
+            Weight of each sample in the mean loss; None weighs them equally.
 
         Returns
         -------
@@ -223,11 +414,13 @@ class Sequential:
             Each sample's share of the mean (``1/n`` without ``sample_weight``); absent when ``y``
             is None.
         """
-        X = check_X(X, self.n_inputs, self.dtype)
+        X = check_X(X, self._width_for(X), self.dtype)
         if y is None:
+            self._build_for(X)
             return self._kernels.to_device(X)
-        Y = check_y(y, X.shape[0], self.n_outputs, self._loss_code, self.dtype)
+        Y = check_targets(y, X.shape[0], self.n_outputs, self._loss_code, self.dtype)
         w = check_sample_weight(sample_weight, X.shape[0], self.dtype)
+        self._build_for(X)
         return tuple(self._kernels.to_device(a) for a in (X, Y, w))
 
     def evaluate(self, X, Y, weight, parameters=None):
@@ -235,7 +428,12 @@ class Sequential:
 
         Parameters
         ----------
-        X, Y, weight : arrays in the backend's memory, from :meth:`prepare`
+        X : array, shape (n_samples, n_inputs)
+            Inputs from :meth:`prepare`, in the backend's memory.
+        Y : array, shape (n_samples, n_outputs)
+            Targets from :meth:`prepare`.
+        weight : array, shape (n_samples,)
+            Each sample's share of the mean, from :meth:`prepare`.
         parameters : array, shape (n_params,), optional
             A vector in the backend's memory (the one a fit trains on the GPU, say); by default
             the model's own.
@@ -255,6 +453,11 @@ class Sequential:
     def loss_and_gradient(self, X, Y, weight):
         """The loss and every parameter's gradient at the current parameters, on data from
         :meth:`prepare`: one forward and one backward pass.
+
+        Parameters
+        ----------
+        X, Y, weight : array
+            As :meth:`prepare` returns them (in the backend's memory).
 
         Returns
         -------
@@ -308,15 +511,51 @@ class Sequential:
         bits with the batch it is in (BLAS computes a one-row product another way than a larger
         one), as with NumPy.
 
+        An unbuilt model is built for ``X``'s width first (Keras builds on the first call too).
+
         Parameters
         ----------
         X : array-like, shape (n_samples, n_inputs)
+            Input rows.
 
         Returns
         -------
         ndarray, shape (n_samples, n_outputs), of the model's dtype
         """
-        return self.forward_validated(check_X(X, self.n_inputs, self.dtype))
+        X = check_X(X, self._width_for(X), self.dtype)
+        self._build_for(X)
+        return self.forward_validated(X)
+
+    def predict(self, X):
+        """The network's output, as Keras's ``predict`` gives it: the same array as
+        :meth:`forward`.
+
+        For a classification loss this is the output layer's probabilities (softmax rows for
+        ``cross_entropy``, sigmoid outputs for ``binary_cross_entropy``), not labels, as in
+        Keras: take ``predict(X).argmax(axis=1)`` or ``predict(X) > 0.5`` for those (or use
+        :class:`fastbp.MLPClassifier`, whose ``predict`` gives labels). An unbuilt model is built
+        for ``X``'s width first.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+            Input rows.
+
+        Returns
+        -------
+        ndarray, shape (n_samples, n_outputs), of the model's dtype
+
+        Examples
+        --------
+        >>> import numpy as np, fastbp
+        >>> model = fastbp.Sequential([fastbp.Dense(2, 3, "softmax")], loss="cross_entropy",
+        ...                           seed=0)
+        >>> P = model.predict(np.ones((4, 2)))
+        >>> P.shape, bool(np.allclose(P.sum(axis=1), 1))
+        ((4, 3), True)
+        >>> labels = P.argmax(axis=1)
+        """
+        return self.forward(X)
 
     def forward_validated(self, X):
         """:meth:`forward` without its checks, for callers that made them (the estimators'
@@ -345,6 +584,7 @@ class Sequential:
         None for a backend that runs the layers one call at a time."""
         inference = self.__dict__.get("_bound_inference")
         if inference is None and hasattr(self._kernels, "Inference"):
+            self._check_built()
             inference = self._bound_inference = self._kernels.Inference(
                 self._theta, self._dims, self._activation_codes)
         return inference
@@ -352,11 +592,34 @@ class Sequential:
     def loss(self, X, y, sample_weight=None):
         """The loss on ``(X, y)`` as a float (sample-weighted mean if weights are given).
 
-        A loss beyond the dtype's range is returned as ``inf``, its true value."""
+        A loss beyond the dtype's range is returned as ``inf``, its true value.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+            Input rows.
+        y : array-like, shape (n_samples,) or (n_samples, n_outputs)
+            Targets; for ``cross_entropy``, integer class labels or one-hot rows.
+        sample_weight : array-like, shape (n_samples,), optional
+            Weight of each sample in the mean loss; None weighs them equally.
+
+        Returns
+        -------
+        float
+        """
         return self._loss(*self.prepare(X, y, sample_weight), self._device_parameters())[0]
 
     def gradients(self, X, y, sample_weight=None):
         """Every parameter's gradient by backpropagation: one forward and one backward pass.
+
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+            Input rows.
+        y : array-like
+            Targets as :meth:`loss` takes them.
+        sample_weight : array-like, shape (n_samples,), optional
+            Weight of each sample in the mean loss; None weighs them equally.
 
         Returns
         -------
@@ -366,17 +629,46 @@ class Sequential:
         _, gradient = self.loss_and_gradient(*self.prepare(X, y, sample_weight))
         return self.layer_views(gradient)
 
-    def numerical_gradients(self, X, y, eps=1e-6, sample_weight=None):
+    def numerical_gradients(self, X, y, eps=None, sample_weight=None):
         """Every gradient by central differences, one parameter at a time (two forward passes each).
 
         The cost is about ``N x P`` for ``N`` nodes and ``P`` parameters, against ``N + P`` for
         :meth:`gradients`: this exists to check backpropagation, not to train with.
 
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+            Input rows.
+        y : array-like
+            Targets as :meth:`loss` takes them.
+        eps : float, optional
+            The step ``h`` of ``(L(theta + h) - L(theta - h)) / 2h``. By default
+            ``eps_mach ** (1/3)`` of the model's dtype (:func:`default_difference_step`): 4.9e-3
+            in float32, 6.1e-6 in float64. The difference's truncation error is
+            ``h^2 |L^(3)| / 6``, while the rounding of the two losses, each off by about
+            ``u |L|`` (``u`` the unit roundoff, half of ``eps_mach``), adds ``u |L| / h``; their
+            sum is smallest at ``h = (3 u |L| / |L^(3)|)^(1/3)``, of the order of ``u^(1/3)`` for
+            a loss and derivatives of order one. The old default, 1e-6, suits float64 but not
+            float32, where ``u / h`` is then 6e-2: a 6 % error.
+        sample_weight : array-like, shape (n_samples,), optional
+            Weight of each sample in the mean loss; None weighs them equally.
+
         Returns
         -------
         list of (dW, db), as :meth:`gradients`.
+
+        Examples
+        --------
+        >>> import numpy as np, fastbp
+        >>> model = fastbp.Sequential([fastbp.Dense(3, 4, "tanh"), fastbp.Dense(4, 1)], seed=0)
+        >>> X, y = np.random.default_rng(0).standard_normal((8, 3)), np.ones(8)
+        >>> numerical = model.numerical_gradients(X, y)      # float32: eps = 4.9e-3
+        >>> dW, _ = model.gradients(X, y)[0]
+        >>> bool(np.allclose(numerical[0][0], dW, rtol=1e-2, atol=1e-3))
+        True
         """
-        eps = check_positive_float("eps", eps)
+        eps = default_difference_step(self.dtype) if eps is None else \
+            check_positive_float("eps", eps)
         X, Y, w = self.prepare(X, y, sample_weight)
         self._check_difference_step(eps)
         theta = self._kernels.to_device(self._theta)  # the model's own vector on a host backend
@@ -433,6 +725,17 @@ class Sequential:
     def step(self, X, y, lr, sample_weight=None):
         """One plain gradient-descent step ``theta <- theta - lr * dL/dtheta``.
 
+        Parameters
+        ----------
+        X : array-like, shape (n_samples, n_inputs)
+            Input rows.
+        y : array-like
+            Targets as :meth:`loss` takes them.
+        lr : float
+            The step size, positive.
+        sample_weight : array-like, shape (n_samples,), optional
+            Weight of each sample in the mean loss; None weighs them equally.
+
         Returns
         -------
         float
@@ -461,15 +764,21 @@ class Sequential:
 
     def fit(self, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None, shuffle=True,
             seed=None, sample_weight=None, alpha=0.0, l1=0.0, validation_data=None,
-            validation_split=0.0, early_stopping=None, verbose=0):
+            validation_split=0.0, early_stopping=None, verbose=0, callbacks=None,
+            class_weight=None, metrics=None):
         """Train by mini-batch gradient descent; each epoch runs whole inside the backend.
+
+        An unbuilt model (first layer without ``n_in``) is built for ``X``'s width once every
+        argument is checked.
 
         Parameters
         ----------
         X : array-like, shape (n_samples, n_inputs)
+            Training inputs.
         y : array-like
             Targets as :meth:`loss` takes them.
         epochs : int, default=1
+            Passes over the training data (fewer if the fit stops early).
         batch_size : int or None, default=32
             None (or ``len(X)``) is full-batch gradient descent.
         optimizer : {"adam", "sgd"} or Optimizer, default="adam"
@@ -492,12 +801,32 @@ class Sequential:
         l1 : float, default=0
             L1 penalty ``l1 * |W|`` with the same scaling.
         validation_data : (X_val, y_val), optional
+            Held-out data scored, unweighted, after each epoch (``val_loss`` and the validation
+            metric); not with ``validation_split``.
         validation_split : float in (0, 1), optional
             Hold out this last fraction of ``X`` (before shuffling) for validation.
         early_stopping : EarlyStopping, True or None
             True monitors ``val_loss`` with patience 10 and restores the best weights.
         verbose : {0, 1, 2}, default=0
             0 silent, 1 a progress bar over epochs, 2 one line per epoch.
+        callbacks : list of fastbp.Callback, optional
+            Called once per epoch, after it (see :class:`fastbp.Callback`); one returning True
+            from ``on_epoch_end``, or setting ``model.stop_training = True``, ends the fit there.
+            Ready-made: :class:`fastbp.callbacks.EarlyStopping`,
+            :class:`fastbp.callbacks.ModelCheckpoint`.
+        class_weight : dict {int: float}, optional
+            Each class's weight, multiplied into ``sample_weight`` (Keras's rule): the class of a
+            row is its label, or the argmax of its one-hot (or probability) row for
+            ``cross_entropy``, and 0 or 1 (the target rounded) for ``binary_cross_entropy`` with
+            one output. Classes left out weigh 1. Only the training rows are weighted, not those
+            of ``validation_split``.
+        metrics : list of str, optional
+            ``["accuracy"]`` (alias ``"acc"``) for a classification loss, ``["r2"]`` for a
+            regression one: also record the metric on the training data, computed after each
+            epoch by one forward pass over the training rows at the epoch's final weights (so it
+            costs about a third of an epoch), unweighted; in :attr:`History.history` and the
+            progress line as ``accuracy``/``r2``. The validation metric is always recorded when
+            there is validation data, as ``val_accuracy``/``val_r2``.
 
         Returns
         -------
@@ -510,6 +839,24 @@ class Sequential:
             weights of the last epoch at which the training data gives a finite loss and output.
             An early-stopping rule with ``finishes_diverging_fits`` instead records NaN for the
             epochs left and restores its best weights.
+        TypeError
+            For labels given as text (strings): encode them with
+            ``sklearn.preprocessing.LabelEncoder``, or use :class:`fastbp.MLPClassifier`.
+
+        Examples
+        --------
+        >>> import numpy as np, fastbp
+        >>> X = np.random.default_rng(0).standard_normal((60, 4))
+        >>> y = (X[:, 0] > 0).astype(int)
+        >>> model = fastbp.Sequential([fastbp.Dense(8, activation="relu"),
+        ...                            fastbp.Dense(2, activation="softmax")],
+        ...                           loss="cross_entropy", seed=0)
+        >>> stop = fastbp.callbacks.EarlyStopping(monitor="val_loss", patience=3)
+        >>> history = model.fit(X, y, epochs=5, optimizer=fastbp.Adam(learning_rate=0.01),
+        ...                     validation_split=0.25, metrics=["accuracy"], callbacks=[stop],
+        ...                     class_weight={0: 1.0, 1: 2.0}, seed=0)
+        >>> sorted(history.history)
+        ['accuracy', 'loss', 'lr', 'time', 'val_accuracy', 'val_loss']
         """
         from .training.fit import fit
 
@@ -517,7 +864,8 @@ class Sequential:
                    schedule=schedule, shuffle=shuffle, seed=seed, sample_weight=sample_weight,
                    alpha=alpha, l1=l1, validation_data=validation_data,
                    validation_split=validation_split, early_stopping=early_stopping,
-                   verbose=verbose)
+                   verbose=verbose, callbacks=callbacks, class_weight=class_weight,
+                   metrics=metrics)
 
     def __getstate__(self):
         # the kernel module cannot be pickled and the buffers are scratch space
@@ -530,9 +878,13 @@ class Sequential:
         state.pop("_buffers", None)  # the single shared buffer set of older pickles
         if "_samples_seen" in state:  # its name in older pickles
             state["samples_seen"] = state.pop("_samples_seen")
+        state.setdefault("stop_training", False)  # older pickles: always built, no callbacks
+        state.setdefault("_seed", None)
         self.__dict__.update(state)
         self._kernels = backends.load(self.backend)
         self._scratch = threading.local()
+        if not self.built:
+            return
         # pickle copies each array on its own: make the layers' W and b views of theta again
         for layer, (W, b) in zip(self.layers, self.layer_views(self._theta)):
             W[...], b[...] = layer._W, layer._b
@@ -540,7 +892,22 @@ class Sequential:
 
     def save(self, path, *, optimizer=None):
         """Write this network (and ``optimizer``'s state, if given) to ``path``; see
-        :func:`fastbp.save`."""
+        :func:`fastbp.save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced atomically if it exists).
+        optimizer : SGD or Adam, optional
+            The optimizer passed to :meth:`fit`, to store its state so that training can resume
+            after :meth:`load`.
+
+        Raises
+        ------
+        NotBuiltError
+            For a model not built yet: it has no weights to write.
+        """
+        self._check_built()
         from .io import save
 
         save(self, path, optimizer=optimizer)
@@ -548,6 +915,20 @@ class Sequential:
     @classmethod
     def load(cls, path, *, backend=None, return_optimizer=False):
         """Read a network written by :meth:`save` or :func:`fastbp.save`; see :func:`fastbp.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The model file.
+        backend : {"cpu", "numpy", "cuda"} or None, default=None
+            Run the network on this backend instead of the one it was saved with.
+        return_optimizer : bool, default=False
+            Return ``(model, optimizer)``, the optimizer restored from the file (None if it was
+            saved without one), to pass to :meth:`fit`.
+
+        Returns
+        -------
+        Sequential or (Sequential, Optimizer or None)
 
         Raises
         ------
@@ -577,3 +958,8 @@ def _dtype_name(dtype):
         return np.dtype(dtype).name
     except TypeError:
         return dtype if isinstance(dtype, str) else repr(dtype)
+
+
+def layout_views(vector, dims):
+    """``[(W, b), ...]`` views of a parameter vector for the widths ``dims``."""
+    return list(zip(*layout.parameter_views(vector, dims)))

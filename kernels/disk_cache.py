@@ -32,11 +32,16 @@ _checking = threading.Lock()
 
 def check_once():
     """Remove the stale Numba cache indexes of this package's kernels (:func:`drop_stale_
-    indexes`), once per process; other threads wait for the check to end."""
+    indexes`), once per process; other threads wait for the check to end. First, have fastbp say
+    when a kernel is about to compile (:mod:`fastbp.kernels.compile_notice`): this runs before
+    any kernel can be compiled or loaded."""
     with _checking:
         if _check["started"]:
             return
         _check["started"] = True
+        from .compile_notice import install
+
+        install()
         try:
             cache_dir, stamp_of = numba_cache(_probe)
         except Exception:  # noqa: BLE001  Numba laid out otherwise: its cache is left to it

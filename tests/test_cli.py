@@ -136,17 +136,31 @@ def test_inspect_prints_kind_layers_dtype_versions_and_sizes(tmp_path):
         f"{47 * 8:,} of arrays")
 
 
-def test_inspect_shows_an_estimator_and_leaves_the_arrays_unread(tmp_path):
-    data = bytearray((MODEL_FILES / "v1-mlp_classifier.safetensors").read_bytes())
-    data[-1] ^= 0xFF  # damage only the arrays: load refuses the file, inspect never reads them
+def test_inspect_shows_an_estimator_and_verifies_its_arrays(tmp_path):
     path = tmp_path / "c.safetensors"
-    path.write_bytes(bytes(data))
+    path.write_bytes((MODEL_FILES / "v1-mlp_classifier.safetensors").read_bytes())
     run = fastbp_command("inspect", str(path), timeout=60)
     assert run.returncode == 0, run.stderr
     assert "classes_ (str): ant, bee, cow" in run.stdout
     assert "kind        mlp_classifier" in run.stdout
+    assert "checksum    verified: the header and arrays are as written" in run.stdout
+
+
+def test_inspect_refuses_damaged_arrays_unless_told_to_read_the_header_only(tmp_path):
+    # inspect verifies the checksum as load does (it used to read the header alone and pass this)
+    data = bytearray((MODEL_FILES / "v1-mlp_classifier.safetensors").read_bytes())
+    data[-1] ^= 0xFF  # damage only the arrays
+    path = tmp_path / "c.safetensors"
+    path.write_bytes(bytes(data))
+    run = fastbp_command("inspect", str(path), timeout=60)
+    assert run.returncode == 2 and run.stdout == ""
+    assert re.search(r"^fastbp: error: .*c.safetensors: .*checksum does not match", run.stderr)
     with pytest.raises(fastbp.ModelFileError, match="checksum"):
         fastbp.load(path)
+    run = fastbp_command("inspect", "--header-only", str(path), timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "classes_ (str): ant, bee, cow" in run.stdout
+    assert "checksum    not verified (header only)" in run.stdout
 
 
 @pytest.mark.parametrize("content, message", [
@@ -206,7 +220,8 @@ def test_plot_without_matplotlib_fails_at_once_with_one_line(tmp_path):
 
 @pytest.mark.parametrize("args, documented", [
     ((), ("demo", "bench", "info", "inspect")),
-    (("inspect",), ("FILE", "header", "checksum")),
+    (("inspect",), ("FILE", "header", "checksum", "--header-only")),
+    (("warmup",), ("--dtype", "--model", "predict_proba", "Sequential.forward")),
     (("demo",), ("--epochs", "--seed", "--quiet", "digits")),
     (("bench",), ("gradient-cost",)),
     (("bench", "gradient-cost"), ("--quick", "--plot", "--json", "--seed")),

@@ -196,7 +196,8 @@ def test_each_corruption_raises_model_file_error_naming_it(tmp_path, base, mutat
     with pytest.raises(ModelFileError, match=message) as caught:
         fastbp.load(path)
     assert isinstance(caught.value, ValueError)
-    assert str(caught.value).startswith("not a loadable fastbp model file: ")
+    # the message names the file first, as the user gave it
+    assert str(caught.value).startswith(f"{path}: not a loadable fastbp model file: ")
 
 
 def test_the_unchanged_bases_load():

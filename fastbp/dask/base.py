@@ -185,10 +185,13 @@ class DaskMLP(BaseEstimator):
             (or (n_samples, n_outputs) for the regressor); re-chunked to the rows of ``X`` if
             its chunks differ.
         sample_weight : dask.array.Array or dask.dataframe.Series of shape (n_samples,), optional
+            Weight of each sample in the loss, aligned with ``X`` as ``y`` is; None weighs every
+            sample 1.
 
         Returns
         -------
         self
+            The fitted estimator.
         """
         self._check_settings()
         client = self._client()
@@ -253,6 +256,10 @@ class DaskMLP(BaseEstimator):
         plan = self._plan(local, cluster, random_state)
         cluster.publish(initial_state(model, optimizer))
         if self.sync == "gradient":
+            if self.backend == "cuda" and len(cluster.workers) > 1:
+                raise ValueError("sync='gradient' sums the gradients of several workers on the "
+                                 "host backends ('cpu', 'numpy'); with backend='cuda' use "
+                                 "sync='average' (or one worker)")
             epochs = Replicas(cluster, plan, model.network.loss)
         else:
             epochs = AveragedEpochs(cluster, plan)
@@ -362,6 +369,7 @@ class DaskMLP(BaseEstimator):
         Parameters
         ----------
         X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
+            The samples, partitioned by rows; each partition is predicted where it lies.
 
         Returns
         -------

@@ -123,6 +123,7 @@ class DaskMLPClassifier(ClassifierMixin, DaskMLP):
         Parameters
         ----------
         X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
+            The samples, partitioned by rows; each partition is predicted where it lies.
 
         Returns
         -------
@@ -137,8 +138,12 @@ class DaskMLPClassifier(ClassifierMixin, DaskMLP):
         Parameters
         ----------
         X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
-        y : dask.array.Array or dask.dataframe.Series of shape (n_samples,)
+            The samples, partitioned by rows.
+        y : dask.array.Array or dask.dataframe.Series of shape (n_samples,) or (n_samples, n_labels)
+            True labels, or a multilabel indicator matrix (a row then counts as right only when
+            every label is: the subset accuracy); re-chunked to the rows of ``X``.
         sample_weight : dask.array.Array of shape (n_samples,), optional
+            Weight of each sample in the mean; None weighs every sample 1.
 
         Returns
         -------

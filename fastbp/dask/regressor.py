@@ -58,11 +58,15 @@ class DaskMLPRegressor(RegressorMixin, DaskMLP):
         Parameters
         ----------
         X : dask.array.Array or dask.dataframe.DataFrame of shape (n_samples, n_features)
+            The samples, partitioned by rows.
         y : dask.array.Array of shape (n_samples,) or (n_samples, n_outputs)
+            True values; re-chunked to the rows of ``X``.
         sample_weight : dask.array.Array of shape (n_samples,), optional
+            Weight of each sample; None weighs every sample 1.
 
         Returns
         -------
         dask.array.Array of shape ()
+            ``.compute()`` gives the float.
         """
         return predict.r2(*self._score_inputs(X, y, sample_weight))

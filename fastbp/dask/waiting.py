@@ -19,6 +19,14 @@ POLL_SECONDS = 0.5
 class WorkerLostError(RuntimeError):
     """A worker holding part of the training data left the cluster during a fit.
 
+    Parameters
+    ----------
+    message : str
+        What was lost, and during which step of the fit.
+    workers : iterable of str
+        The addresses of the workers lost (empty when the scheduler dropped a task without
+        naming one).
+
     Attributes
     ----------
     workers : list of str

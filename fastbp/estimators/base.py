@@ -400,7 +400,17 @@ class BaseMLP(BaseEstimator):
         return True
 
     def save(self, path, *, include_optimizer=False):
-        """Write this fitted estimator to ``path``; see :func:`fastbp.save`."""
+        """Write this fitted estimator to ``path``; see :func:`fastbp.save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced atomically if it exists).
+        include_optimizer : bool, default=False
+            Also store the optimizer state and learning-rate schedule ``partial_fit`` continues
+            with, so that training resumed after :meth:`load` is the same as uninterrupted
+            training.
+        """
         from ..io import save
 
         save(self, path, include_optimizer=include_optimizer)
@@ -409,6 +419,18 @@ class BaseMLP(BaseEstimator):
     def load(cls, path, *, backend=None):
         """Read an estimator written by :meth:`save` or :func:`fastbp.save`; see
         :func:`fastbp.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The model file.
+        backend : {'cpu', 'numpy', 'cuda'} or None, default=None
+            Run the loaded estimator on this backend instead of the one it was saved with.
+
+        Returns
+        -------
+        MLPClassifier or MLPRegressor
+            An instance of the class this is called on.
 
         Raises
         ------
@@ -430,13 +452,17 @@ class BaseMLP(BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Sparse input is densified once per call.
+            Training data; sparse input is densified once per call.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets: class labels (or a multilabel indicator matrix) for the classifier, values
+            for the regressor.
         sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; None weighs every sample 1.
 
         Returns
         -------
         self
+            The fitted estimator.
         """
         return self._transaction(self._fit, X, y, sample_weight=sample_weight, incremental=False)
 
@@ -481,34 +507,52 @@ PARAMETERS_DOC = """
         with ``t`` the samples seen; 'adaptive' divides the rate by 5 whenever the monitored figure
         stalls for ``n_iter_no_change + 1`` epochs and stops below 1e-6. Adam ignores it.
     learning_rate_init : float, default=0.001
+        Initial learning rate of 'sgd' and 'adam'.
     power_t : float, default=0.5
+        Exponent of ``learning_rate='invscaling'``.
     max_iter : int, default=200
         Epochs for the stochastic solvers, iterations for 'lbfgs'.
     shuffle : bool, default=True
+        Visit the samples in a new random order each epoch (stochastic solvers).
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights (drawn exactly as scikit-learn draws them), the validation
         split, shuffling and dropout.
     tol : float, default=1e-4
+        An epoch counts toward ``n_iter_no_change`` unless it improves the best training loss
+        (with ``early_stopping``, the best validation score) by at least ``tol``. For 'lbfgs',
+        scipy's projected-gradient tolerance.
     verbose : bool or int, default=False
         Any true value prints scikit-learn's lines to stdout: ``Iteration N, loss = L`` after each
         epoch (and ``Validation score: S`` with early stopping).
     warm_start : bool, default=False
+        Start ``fit`` from the weights of the previous fit (same classes required for a
+        classifier) instead of a fresh initialisation.
     momentum : float in [0, 1), default=0.9
+        Momentum of 'sgd' (scikit-learn allows 1; fastbp refuses it).
     nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with 'sgd'.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when the validation score stalls and
         keep the best epoch's weights.
     validation_fraction : float, default=0.1
+        Fraction of the training data held out with ``early_stopping`` or ``validation``.
     beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
+        Decay rates of Adam's first and second moment estimates.
     epsilon : float, default=1e-8
+        Adam's term added to the denominator for numerical stability.
     n_iter_no_change : int or np.inf, default=10
+        Stochastic solvers stop once more than this many consecutive epochs fail to improve by
+        ``tol``; with ``solver='sgd'`` and ``learning_rate='adaptive'`` the rate is divided by 5
+        instead, until it falls below 1e-6.
     max_fun : int, default=15000
         Loss evaluations allowed to 'lbfgs'.
     dtype : {None, 'float32', 'float64'}, default=None
         Precision of the network; None follows ``X`` (float32 stays float32, anything else is
         float64).
-    backend : {'cpu', 'numpy'}, default='cpu'
-        'cpu' runs the Numba kernels, 'numpy' the NumPy reference kernels.
+    backend : {'cpu', 'numpy', 'cuda'}, default='cpu'
+        'cpu' runs the Numba CPU kernels, 'numpy' the NumPy reference kernels, 'cuda' the Numba
+        CUDA kernels on an NVIDIA GPU; 'cuda' needs numba-cuda and a usable GPU
+        (``pip install 'fastbp[cuda]'``), else fitting raises :class:`fastbp.DeviceError`.
     dropout : float in [0, 1), default=0
         Inverted dropout on every hidden layer while training.
     validation : bool, default=False

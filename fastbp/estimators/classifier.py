@@ -32,7 +32,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,), or list of them for multilabel targets
+    classes_ : ndarray of shape (n_classes,)
+        The labels; for multilabel targets, the column indices ``0 .. n_labels - 1``.
 {ATTRIBUTES_DOC}
     out_activation_ : {{'softmax', 'logistic'}}
 
@@ -165,7 +166,18 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return output
 
     def predict_log_proba(self, X):
-        """``log(predict_proba(X))``; shape (n_samples, n_classes)."""
+        """Logarithm of the class probabilities, ``log(predict_proba(X))``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The samples.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            ``-inf`` where a probability is 0.
+        """
         proba = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             return np.log(proba, out=proba)

@@ -12,7 +12,19 @@ __all__ = ["load", "register_skl2onnx", "save", "to_onnx"]
 
 
 def to_onnx(obj, **options):
-    """Export to ONNX; see :func:`fastbp.io.onnx_export.to_onnx`."""
+    """Export a network or a fitted estimator to ONNX; see :func:`fastbp.io.onnx_export.to_onnx`.
+
+    Parameters
+    ----------
+    obj : Sequential, MLPClassifier or MLPRegressor
+        Any other object raises a TypeError naming its type.
+    **options
+        ``opset``, ``dtype``, ``name``: as :func:`fastbp.io.onnx_export.to_onnx` takes them.
+
+    Returns
+    -------
+    onnx.ModelProto
+    """
     from .onnx_export import to_onnx as export
 
     return export(obj, **options)

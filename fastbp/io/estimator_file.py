@@ -14,6 +14,7 @@ from ..estimators import MLPClassifier, MLPRegressor, training
 from ..estimators.base import HIDDEN_ACTIVATIONS
 from . import format as fmt
 from . import state
+from .model_types import ACCEPTED, type_name
 from .values import decode, encode
 
 CLASSES = {"mlp_classifier": MLPClassifier, "mlp_regressor": MLPRegressor}
@@ -62,8 +63,8 @@ def kind_of(estimator):
     for kind, cls in CLASSES.items():
         if type(estimator) is cls:
             return kind
-    raise TypeError(f"save takes a fastbp.Sequential, MLPClassifier or MLPRegressor; got "
-                    f"{type(estimator).__name__}")
+    subclass = " (not a subclass)" if isinstance(estimator, tuple(CLASSES.values())) else ""
+    raise TypeError(f"save takes {ACCEPTED}{subclass}; got {type_name(estimator)}")
 
 
 def network(estimator):

@@ -14,6 +14,8 @@ every kind, dtype and activation is looked up in a fixed table.
 import hashlib
 import json
 import math
+import os
+import pickle
 import struct
 from dataclasses import dataclass
 
@@ -79,6 +81,67 @@ def fail(message):
     return ModelFileError(f"not a loadable fastbp model file: {message}")
 
 
+def naming(path, error):
+    """``error`` (a :class:`ModelFileError`) again, its message led by ``path`` as the user gave
+    it, so that a message read far from the call (a log, a batch job) says which file it is."""
+    return ModelFileError(f"{os.fsdecode(path)}: {error}")
+
+
+#: Other formats' first bytes, and what to say of a file that starts with them: the files a user
+#: may hand to :func:`fastbp.load` by mistake (a pickle of the estimator, a skops or ONNX export).
+_COMPRESSED = ("a compressed file ({}), as joblib.dump(..., compress=...) writes: load it with "
+               "joblib.load, only if you trust its source (unpickling runs code)")
+FOREIGN_FORMATS = (
+    (b"PK\x03\x04", "a zip archive, as skops.io.dump writes: load it with skops.io.load"),
+    (b"\x1f\x8b", _COMPRESSED.format("gzip")),
+    (b"BZh", _COMPRESSED.format("bz2")),
+    (b"\xfd7zXZ\x00", _COMPRESSED.format("xz")),
+    (b"\x04\x22\x4d\x18", _COMPRESSED.format("lz4")),
+    (b"]\x00\x00", _COMPRESSED.format("lzma")),
+)
+
+
+def foreign_format(head):
+    """What the first bytes ``head`` of a file say it is, if another format a model may be saved
+    in; None otherwise.
+
+    Recognised: Python pickles of protocol 2 and later (``pickle.dump``, ``joblib.dump``: the
+    PROTO opcode ``\\x80`` and the protocol number), joblib's compressed files, skops' zip
+    archives and ONNX models (a protobuf ``ModelProto``: its ``ir_version`` field first, then
+    another of its fields, as ``onnx.save`` writes it). Some of these first bytes can also start a
+    fastbp file (``80 04 00 ...`` is a 1,152-byte header's length), so callers ask only about a
+    file whose own structure is already found wrong.
+
+    Parameters
+    ----------
+    head : bytes
+        At least the file's first 3 bytes (fewer: None).
+
+    Returns
+    -------
+    str or None
+        A phrase for an error message: what the file is and what reads it.
+    """
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+        return (f"a Python pickle (protocol {head[1]}), as pickle.dump and joblib.dump write: load "
+                f"it with joblib.load or pickle.load, only if you trust its source (unpickling "
+                f"runs code); fastbp.save writes fastbp's own format")
+    for magic, what in FOREIGN_FORMATS:
+        if head.startswith(magic):
+            return what
+    if len(head) >= 2 and head[0] == 0x78 and (head[0] * 256 + head[1]) % 31 == 0:
+        return _COMPRESSED.format("zlib")  # RFC 1950: deflate, 32K window, header check bits
+    if len(head) >= 3 and head[0] == 0x08 and 0 < head[1] < 0x80 and head[2] in _ONNX_FIELDS:
+        return ("an ONNX model (as fastbp.to_onnx and onnx.save write): run it with onnxruntime; "
+                "fastbp does not read ONNX back")
+    return None
+
+
+#: The keys of ``ModelProto``'s fields that may follow its ``ir_version`` (fields 2 to 8: producer
+#: name and version, domain, model version, doc string, graph, opset imports).
+_ONNX_FIELDS = frozenset({0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42})
+
+
 def read_prefix(path):
     """The length prefix and header of the file at ``path`` (never its arrays), and its size.
 
@@ -91,22 +154,35 @@ def read_prefix(path):
         f.seek(0, 2)
         size = f.tell()
         f.seek(0)
-        head = f.read(8)
-        if len(head) < 8:
+        start = f.read(9)  # the length and the header's first byte (refusal looks at it)
+        if len(start) < 8:
             raise fail(f"the file is {size} bytes long; the 8-byte header length alone needs 8")
-        n = _header_length(head, size)
-        return head + f.read(n), size
+        n = _header_length(start, size)
+        rest = f.read(max(0, 8 + n - len(start)))
+        return (start + rest)[:8 + n], size
 
 
 def _header_length(head, size):
+    """The header length the first bytes ``head`` (8, or more) of a ``size``-byte file give."""
     (n,) = struct.unpack("<Q", head[:8])
     if n > MAX_HEADER_BYTES:
-        raise fail(f"header length {n:,} bytes exceeds the {MAX_HEADER_BYTES:,}-byte limit "
-                   f"(corrupt length prefix?)")
+        raise refusal(head, f"header length {n:,} bytes exceeds the {MAX_HEADER_BYTES:,}-byte "
+                            f"limit (corrupt length prefix?)")
     if 8 + n > size:
-        raise fail(f"header length {n:,} bytes runs past the end of the {size:,}-byte file "
-                   f"(truncated file or corrupt length prefix)")
+        raise refusal(head, f"header length {n:,} bytes runs past the end of the {size:,}-byte "
+                            f"file (truncated file or corrupt length prefix)")
     return n
+
+
+def refusal(head, message):
+    """The error for a file whose structure is wrong as ``message`` says, starting with ``head``
+    (its first 9 bytes or more, where it has them): what the file is instead where
+    :func:`foreign_format` knows it, ``message`` otherwise.
+
+    A file whose 9th byte opens a JSON object is a safetensors file (a fastbp one, damaged or
+    truncated) whatever its length prefix looks like: ``message`` then."""
+    what = None if head[8:9] == b"{" else foreign_format(head)
+    return fail(message if what is None else f"this is {what}")
 
 
 def parse_layout(data, size):
@@ -129,7 +205,8 @@ def parse_layout(data, size):
     try:
         table = json.loads(data[8:8 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
-        raise fail(f"the safetensors header is not valid UTF-8 JSON ({error})") from None
+        raise refusal(data, f"the safetensors header is not valid UTF-8 JSON ({error})") \
+            from None
     if not isinstance(table, dict):
         raise fail(f"the safetensors header must be a JSON object; got {type(table).__name__}")
     metadata = table.pop("__metadata__", None)
@@ -193,6 +270,43 @@ def _decode_header(text):
 
 def _refuse_constant(name):
     raise ValueError(f"non-standard JSON constant {name}")
+
+
+def verified_arrays(data, layout):
+    """The file's arrays, once their checksum and values are checked as :func:`fastbp.load`
+    checks them.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+    layout : Layout
+        Its :func:`parse_layout`.
+
+    Returns
+    -------
+    dict of str to ndarray
+
+    Raises
+    ------
+    ModelFileError
+        If safetensors cannot read the arrays, the checksum does not match the header and arrays,
+        or an array holds NaN or infinite values.
+    """
+    from safetensors.numpy import load as from_bytes
+
+    try:
+        arrays = from_bytes(data)
+    except Exception as error:  # safetensors raises its own error types; all mean a bad file
+        raise fail(f"safetensors cannot read the arrays ({error})") from None
+    if checksum(layout.header_text, arrays) != layout.checksum:
+        raise fail("the checksum does not match the header and arrays (the file was changed "
+                   "or damaged after it was written)")
+    for name, array in sorted(arrays.items()):
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise fail(f"array {name!r} holds {bad} NaN or infinite values; expected finite")
+    return arrays
 
 
 def encode_header(header):

@@ -1,17 +1,21 @@
-"""What a model file holds, read from its header alone (``fastbp inspect FILE``).
+"""What a model file holds, read from its header (``fastbp inspect FILE``), its arrays verified.
 
-The arrays are never read: the file's size is checked against the byte ranges the header gives,
-so a truncated file is still reported, but a flipped bit inside the arrays is found only by
-:func:`fastbp.load`, which verifies the checksum.
+By default the whole file is read and its arrays' checksum and values are verified as
+:func:`fastbp.load` verifies them, so a damaged file (one flipped bit) is refused. With
+``verify=False`` (``fastbp inspect --header-only``) only the header is read: the file's size is
+still checked against the byte ranges the header gives, so a truncated file is reported, but damage
+inside the arrays is not seen, and the facts say so.
 """
 
 import os
 
+from ..errors import ModelFileError
 from . import format as fmt
 
 
-def describe_file(path):
-    """The facts of a model file's header, checked as :func:`fastbp.load` checks them.
+def read_header(path):
+    """The ``fastbp`` header of the model file at ``path``, checked as :func:`fastbp.load` checks
+    it (its arrays are not read).
 
     Parameters
     ----------
@@ -19,19 +23,62 @@ def describe_file(path):
 
     Returns
     -------
-    list of (str, str or list of str)
-        Labelled facts: kind, format and library versions, dtype, loss, backend, layers,
-        parameters, optimizer, estimator details, arrays and sizes.
+    dict
 
     Raises
     ------
     ModelFileError
-        For the damage visible without reading the arrays.
+        For the damage visible without reading the arrays; the message names ``path``.
     """
-    prefix, size = fmt.read_prefix(path)
-    layout = fmt.parse_layout(prefix, size)
+    try:
+        layout = fmt.parse_layout(*fmt.read_prefix(path))
+        fmt.check_header(layout.header)
+    except ModelFileError as error:
+        raise fmt.naming(path, error) from None
+    return layout.header
+
+
+def describe_file(path, verify=True):
+    """The facts of a model file's header, checked as :func:`fastbp.load` checks them.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    verify : bool, default=True
+        Also read the arrays and verify their checksum and values; False reads the header alone.
+
+    Returns
+    -------
+    list of (str, str or list of str)
+        Labelled facts: kind, format and library versions, dtype, loss, backend, layers,
+        parameters, optimizer, estimator details, arrays, sizes and whether the checksum was
+        verified.
+
+    Raises
+    ------
+    ModelFileError
+        For a file that is not a loadable model: with ``verify``, damage anywhere in it (a
+        checksum that does not match); without, the damage visible in its header. The message
+        names ``path``.
+    """
+    try:
+        return _describe(path, verify)
+    except ModelFileError as error:
+        raise fmt.naming(path, error) from None
+
+
+def _describe(path, verify):
+    if verify:
+        with open(path, "rb") as f:
+            data = f.read()
+        size = len(data)
+    else:
+        data, size = fmt.read_prefix(path)
+    layout = fmt.parse_layout(data, size)
     header = layout.header
     kind = fmt.check_header(header)
+    if verify:
+        fmt.verified_arrays(data, layout)
     layers = header["layers"]
     facts = [
         ("file", f"{os.fspath(path)}"),
@@ -56,6 +103,8 @@ def describe_file(path):
                                  layout.arrays.items())]))
     facts.append(("size", f"{size:,} bytes: {layout.header_bytes:,} of header, "
                           f"{data_bytes:,} of arrays"))
+    facts.append(("checksum", "verified: the header and arrays are as written" if verify else
+                  "not verified (header only): damage inside the arrays is not seen"))
     return facts
 
 

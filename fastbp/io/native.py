@@ -18,6 +18,7 @@ from ..layers import Dense
 from ..model import Sequential
 from . import format as fmt
 from . import state
+from .model_types import check_model
 
 
 def save(obj, path, *, include_optimizer=False, optimizer=None):
@@ -41,10 +42,13 @@ def save(obj, path, *, include_optimizer=False, optimizer=None):
     Raises
     ------
     TypeError
-        For an object of another type, or a value the format cannot hold.
+        For an object of another type (the message names it), or a value the format cannot hold.
     ValueError
         For an unfitted estimator, or an optimizer whose state does not fit the network.
+    FileNotFoundError
+        If ``path``'s folder does not exist (the message names the folder).
     """
+    check_model(obj, "save", path)
     header, arrays = describe(obj, include_optimizer, optimizer)
     text = fmt.encode_header(header)
     metadata = {fmt.METADATA_KEY: text, fmt.CHECKSUM_KEY: fmt.checksum(text, arrays)}
@@ -63,6 +67,7 @@ def load(path, *, backend=None, return_optimizer=False):
     Parameters
     ----------
     path : str or os.PathLike
+        The file; error messages name it as given.
     backend : {"cpu", "numpy", "cuda"} or None
         Run the loaded network on this backend instead of the one it was saved with.
     return_optimizer : bool, default=False
@@ -77,12 +82,21 @@ def load(path, *, backend=None, return_optimizer=False):
     Raises
     ------
     ModelFileError
-        A :class:`ValueError` naming what is wrong: a truncated file, a corrupt or oversized
-        header, an unknown kind, a newer format version, arrays of the wrong name, count, shape or
-        dtype, a checksum mismatch or non-finite values.
+        A :class:`ValueError` naming ``path`` and what is wrong: a file of another format (a
+        pickle or joblib file, a skops archive, an ONNX model), a truncated file, a corrupt or
+        oversized header, an unknown kind, a newer format version, arrays of the wrong name, count,
+        shape or dtype, a checksum mismatch or non-finite values.
     """
     with open(path, "rb") as f:
         data = f.read()
+    try:
+        return _load(data, backend, return_optimizer)
+    except ModelFileError as error:
+        raise fmt.naming(path, error) from None
+
+
+def _load(data, backend, return_optimizer):
+    """:func:`load` of the file's bytes ``data``."""
     layout = fmt.parse_layout(data, len(data))
     kind = fmt.check_header(layout.header)
     if return_optimizer and kind != "sequential":
@@ -97,30 +111,12 @@ def load(path, *, backend=None, return_optimizer=False):
 
         plan = estimator_file.check(layout.header, kind)
         fmt.check_arrays(layout, fmt.expected_arrays(layout.header, plan.extra_arrays))
-    arrays = _arrays(data, layout)
+    arrays = fmt.verified_arrays(data, layout)
     if kind == "sequential":
         model, optimizer = _build_network(layout.header, arrays, backend)
         model.samples_seen = layout.header["samples_seen"]
         return (model, optimizer) if return_optimizer else model
     return plan.build(arrays, backend)
-
-
-def _arrays(data, layout):
-    """The file's arrays, after the checks that need their values (checksum, finiteness)."""
-    from safetensors.numpy import load as from_bytes
-
-    try:
-        arrays = from_bytes(data)
-    except Exception as error:  # safetensors raises its own error types; all mean a bad file
-        raise fmt.fail(f"safetensors cannot read the arrays ({error})") from None
-    if fmt.checksum(layout.header_text, arrays) != layout.checksum:
-        raise fmt.fail("the checksum does not match the header and arrays (the file was changed "
-                       "or damaged after it was written)")
-    for name, array in sorted(arrays.items()):
-        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-        if bad:
-            raise fmt.fail(f"array {name!r} holds {bad} NaN or infinite values; expected finite")
-    return arrays
 
 
 # ---- networks -----------------------------------------------------------------------------------
@@ -199,8 +195,12 @@ def write_atomic(path, data):
     ``path``: readers see the old file or the complete new one."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                                     dir=folder)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                         dir=folder)
+    except OSError as error:
+        # the temporary file is this function's business: the message names the user's folder
+        raise _folder_error(error, path) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -217,3 +217,14 @@ def write_atomic(path, data):
         except OSError:
             pass
         raise
+
+
+def _folder_error(error, path):
+    """``error`` (an OSError creating a file beside ``path``) as the same kind of error naming
+    ``path``'s folder as the user gave it (``.`` for none)."""
+    folder = os.path.dirname(path) or os.curdir
+    if not os.path.isdir(folder):
+        reason = f"its folder {folder!r} does not exist"
+    else:
+        reason = f"cannot create a file in its folder {folder!r}: {error.strerror}"
+    return type(error)(error.errno, f"cannot save to {path!r}: {reason}")

@@ -4,6 +4,7 @@ import numpy as np
 
 from ..names import activation_name
 from . import onnx_graph, state
+from .model_types import check_model
 
 #: Opset of the exported graph unless told otherwise: old enough for most runtimes. GELU needs 20
 #: for its own operator and is written as its erf formula below that.
@@ -79,7 +80,16 @@ def to_onnx(obj, *, opset=DEFAULT_OPSET, dtype=None, name=None):
         classes; (N, n_labels) for multilabel targets) and ``probabilities`` (N, n_classes); a
         regressor's ``variable`` (N, n_outputs). These are skl2onnx's names and types for
         scikit-learn's MLPs (with ``zipmap=False``).
+
+    Raises
+    ------
+    TypeError
+        For an object of another type (a path included: :func:`fastbp.load` it first); the
+        message names its type.
+    ValueError
+        For an estimator that is not fitted.
     """
+    check_model(obj, "to_onnx")
     from onnx import TensorProto, helper
 
     layers, n_inputs, model_dtype = network_layers(obj)

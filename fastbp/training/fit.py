@@ -9,27 +9,36 @@ code that checks its own data and drives the epochs itself (the Dask estimators'
 """
 
 import math
+import numbers
 import time
 import warnings
+from collections.abc import Mapping
 from typing import NamedTuple, Optional
 
 import numpy as np
 
 from .. import schedules
+from ..callbacks import Callback, check_callbacks
 from ..errors import DivergenceError
 from ..kernels import codes
 from ..kernels.records import Batches, Penalty, TrainingState
+from ..model import check_targets, data_width
 from ..validation import (
     check_non_negative_float,
     check_positive_int,
     check_sample_weight,
     check_X,
-    check_y,
 )
 from . import optimizers
 from .history import History
 from .progress import Progress, check_verbose
 from .stopping import EarlyStopping
+
+#: Log entries kept for the rules written against them (the estimators' stopping rule reads
+#: ``val_metric``) but not shown to callbacks, which see the names of ``History.history``.
+_INTERNAL_LOGS = ("epoch", "val_metric")
+#: ``fit(metrics=...)`` names, by the metric each gives.
+_METRIC_NAMES = {"accuracy": "accuracy", "acc": "accuracy", "r2": "r2"}
 
 
 def validation_metric(loss_code, output, Y):
@@ -50,15 +59,21 @@ def validation_metric(loss_code, output, Y):
     return float(r2.mean())
 
 
+def metric_name(loss_code):
+    """The metric of :func:`validation_metric` for a loss: ``"accuracy"`` or ``"r2"``."""
+    classifying = loss_code in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
+    return "accuracy" if classifying else "r2"
+
+
 def _split_validation(X, Y, w, validation_data, validation_split, model):
     if validation_data is not None and validation_split:
         raise ValueError("pass validation_data or validation_split, not both")
     if validation_data is not None:
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise TypeError("validation_data must be a pair (X_val, y_val)")
-        Xv = check_X(validation_data[0], model.n_inputs, model.dtype)
-        Yv = check_y(validation_data[1], Xv.shape[0], model.n_outputs, model.network.loss,
-                     model.dtype)
+        Xv = check_X(validation_data[0], X.shape[1], model.dtype)
+        Yv = check_targets(validation_data[1], Xv.shape[0], model.n_outputs,
+                           codes.LOSS_CODES[model.loss_name], model.dtype)
         return X, Y, w, (Xv, Yv)
     if not validation_split:
         return X, Y, w, None
@@ -121,6 +136,9 @@ def _check_arguments(epochs, alpha, l1, optimizer, schedule, early_stopping, shu
     schedule = schedules.resolve(schedule)
     if early_stopping is True:
         early_stopping = EarlyStopping()
+    if isinstance(early_stopping, Callback):
+        raise TypeError(f"early_stopping= takes fastbp.EarlyStopping; {early_stopping!r} is a "
+                        f"callback: pass it in callbacks=[...]")
     if early_stopping not in (None, False) and not isinstance(early_stopping, EarlyStopping):
         raise TypeError(f"early_stopping must be an EarlyStopping, True or None; got "
                         f"{early_stopping!r}")
@@ -130,32 +148,149 @@ def _check_arguments(epochs, alpha, l1, optimizer, schedule, early_stopping, shu
     return epochs, alpha, l1, opt, schedule, early_stopping or None
 
 
+def check_metrics(metrics, loss_code):
+    """Whether ``fit(metrics=...)`` asks for the training metric (True) or not (False).
+
+    Parameters
+    ----------
+    metrics : list of str or None
+        Empty, or the model's metric (see :func:`metric_name`; ``"acc"`` for ``"accuracy"``).
+    loss_code : int
+
+    Raises
+    ------
+    TypeError, ValueError
+        For anything but a list of the model's metric name.
+    """
+    if metrics is None:
+        return False
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metrics must be a list of names, e.g. ['accuracy']; got {metrics!r}")
+    own = metric_name(loss_code)
+    for name in metrics:
+        if _METRIC_NAMES.get(name) != own:
+            raise ValueError(f"unknown metric {name!r} for this model: its loss gives "
+                             f"{own!r}; fit computes metrics=[{own!r}] (or [])")
+    return len(metrics) > 0
+
+
+def class_sample_weight(class_weight, Y, loss_code, sample_weight):
+    """``sample_weight`` (ones if None) times each row's class weight, as Keras multiplies them.
+
+    Parameters
+    ----------
+    class_weight : dict {int: float} or None
+        None returns ``sample_weight`` as it is.
+    Y : ndarray, shape (n, n_outputs)
+        Checked targets: one-hot (or probability) rows for ``cross_entropy``, whose class is the
+        argmax; one 0/1 column for ``binary_cross_entropy``, whose class is the target rounded.
+    loss_code : int
+    sample_weight : array-like of shape (n,) or None
+
+    Returns
+    -------
+    ndarray of shape (n,) (float64), or ``sample_weight`` when ``class_weight`` is None
+
+    Raises
+    ------
+    ValueError
+        For a regression loss, a multilabel output, or keys or weights that are not classes and
+        finite non-negative numbers.
+    """
+    if class_weight is None:
+        return sample_weight
+    table = _class_weight_table(class_weight, loss_code, Y.shape[1])
+    classes = Y.argmax(axis=1) if loss_code == codes.CROSS_ENTROPY else \
+        np.rint(Y[:, 0]).astype(np.intp)
+    # the sample weights are checked here first, so that theirs are the messages of bad ones
+    check_sample_weight(sample_weight, Y.shape[0], np.float64)
+    base = 1.0 if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    return base * table[classes]
+
+
+def _class_weight_table(class_weight, loss_code, n_outputs):
+    """``class_weight`` as an array indexed by class (1 for the classes it leaves out)."""
+    if loss_code == codes.CROSS_ENTROPY:
+        n_classes = n_outputs
+    elif loss_code == codes.BINARY_CROSS_ENTROPY and n_outputs == 1:
+        n_classes = 2
+    elif loss_code == codes.BINARY_CROSS_ENTROPY:
+        raise ValueError(f"class_weight is for one label per row; this model has {n_outputs} "
+                         f"binary_cross_entropy outputs (multilabel): weight the rows with "
+                         f"sample_weight")
+    else:
+        raise ValueError(f"class_weight is for the classification losses (cross_entropy, "
+                         f"binary_cross_entropy); this model's loss is "
+                         f"{codes.LOSS_NAMES[loss_code]!r}: weight the rows with sample_weight")
+    if not isinstance(class_weight, Mapping):
+        raise TypeError(f"class_weight must be a dict {{class index: weight}}; got "
+                        f"{class_weight!r}")
+    table = np.ones(n_classes)
+    for key, weight in class_weight.items():
+        if isinstance(key, (bool, np.bool_)) or not isinstance(key, numbers.Integral) or \
+                not 0 <= key < n_classes:
+            raise ValueError(f"class_weight has the key {key!r}, which is not a class of this "
+                             f"model: the classes are 0 to {n_classes - 1}")
+        if isinstance(weight, (bool, np.bool_)) or not isinstance(weight, numbers.Real) or \
+                not (math.isfinite(weight) and weight >= 0):
+            raise ValueError(f"class_weight[{key!r}] must be a finite number >= 0; got "
+                             f"{weight!r}")
+        table[key] = weight
+    return table
+
+
+def _logged_names(name, validated, train_metric):
+    """The names each epoch's logs hold for callbacks (those of ``History.history``)."""
+    names = ["loss"] + ([name] if train_metric else []) + ["lr", "time"]
+    return names + (["val_loss", f"val_{name}"] if validated else [])
+
+
 def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None, shuffle=True,
         seed=None, sample_weight=None, alpha=0.0, l1=0.0, validation_data=None,
-        validation_split=0.0, early_stopping=None, verbose=0):
+        validation_split=0.0, early_stopping=None, verbose=0, callbacks=None, class_weight=None,
+        metrics=None):
     """Train ``model`` in place; see :meth:`fastbp.Sequential.fit` for the parameters.
 
     Every argument is checked before anything changes: a call that raises ``ValueError`` or
-    ``TypeError`` leaves the model, the optimizer, the schedule and the stopper as they were.
+    ``TypeError`` leaves the model (unbuilt, if it was), the optimizer, the schedule and the
+    stopper as they were.
     """
     epochs, alpha, l1, opt, schedule, stopper = _check_arguments(
         epochs, alpha, l1, optimizer, schedule, early_stopping, shuffle, verbose)
-    X = check_X(X, model.n_inputs, model.dtype)
-    Y = check_y(y, X.shape[0], model.n_outputs, model.network.loss, model.dtype)
+    callbacks = check_callbacks(callbacks)
+    loss_code = codes.LOSS_CODES[model.loss_name]
+    train_metric = check_metrics(metrics, loss_code)
+    X = check_X(X, model.n_inputs if model.built else data_width(X), model.dtype)
+    Y = check_targets(y, X.shape[0], model.n_outputs, loss_code, model.dtype)
+    sample_weight = class_sample_weight(class_weight, Y, loss_code, sample_weight)
     w = check_sample_weight(sample_weight, X.shape[0], model.dtype)
     X, Y, w, validation = _split_validation(X, Y, w, validation_data, validation_split, model)
-    if stopper is not None and stopper.needs_validation and validation is None:
-        raise ValueError(f"early stopping on {stopper.monitor!r} needs validation_data or "
-                         f"validation_split")
-    schedule.check_monitor(validation is not None)
+    _check_monitors(stopper, schedule, metric_name(loss_code), validation is not None,
+                    train_metric)
     if not np.any(w > 0):
         raise ValueError("every training sample weight is zero (after the validation split and "
                          "the conversion to the model's dtype): no batch has anything to learn")
     n = X.shape[0]
     batch_size = n if batch_size is None else min(check_positive_int("batch_size", batch_size), n)
     plan = TrainingPlan(epochs, batch_size, opt, schedule, stopper, bool(shuffle),
-                        Penalty(alpha, l1), verbose)
+                        Penalty(alpha, l1), verbose, callbacks, train_metric)
+    model.build(X.shape[1])  # Keras's deferred build: only once everything is checked
     return train(model, (X, Y, w, validation), plan, np.random.default_rng(seed))
+
+
+def _check_monitors(stopper, schedule, name, validated, train_metric):
+    """Refuse a stopping rule or schedule that monitors a figure this fit will not log."""
+    if stopper is not None:
+        if stopper.needs_validation and not validated:
+            raise ValueError(f"early stopping on {stopper.monitor!r} needs validation_data or "
+                             f"validation_split")
+        logged = _logged_names(name, validated, train_metric) + (["val_metric"] if validated
+                                                                  else [])
+        if stopper.monitor not in logged:
+            raise ValueError(f"early stopping on {stopper.monitor!r}, which this fit does not "
+                             f"log; it logs {logged} (the training metric needs "
+                             f"metrics=[{name!r}])")
+    schedule.check_monitor(validated)
 
 
 class TrainingPlan(NamedTuple):
@@ -179,6 +314,10 @@ class TrainingPlan(NamedTuple):
         ``Penalty(alpha, l1)``, scaled per batch by the kernels.
     verbose : int
         0 silent, 1 a progress bar, 2 a line per epoch.
+    callbacks : tuple of fastbp.Callback, default=()
+        Called once per epoch, from Python between epochs.
+    train_metric : bool, default=False
+        Also record the metric on the training rows after each epoch (one forward pass).
     """
     epochs: int
     batch_size: int
@@ -188,6 +327,8 @@ class TrainingPlan(NamedTuple):
     shuffle: bool
     penalty: Penalty
     verbose: int
+    callbacks: tuple = ()
+    train_metric: bool = False
 
 
 def train(model, data, plan, rng):
@@ -219,7 +360,10 @@ def train(model, data, plan, rng):
         fits); the last weights with finite results are kept.
     """
     X, Y, w, validation = data
-    epochs, batch_size, opt, schedule, stopper, shuffle, penalty, verbose = plan
+    epochs, batch_size, opt, schedule, stopper, shuffle, penalty, verbose = plan[:8]
+    name = metric_name(model.network.loss)
+    # first, as a callback may refuse the fit (a figure it monitors is not logged)
+    _begin_callbacks(plan, model, _logged_names(name, validation is not None, plan.train_metric))
     k = model.kernels
     n = X.shape[0]
     dropout_seed = int(rng.integers(2**63))
@@ -240,8 +384,7 @@ def train(model, data, plan, rng):
         validation_device = (k.to_device(Xv), k.to_device(Yv),
                              k.to_device(np.full(Xv.shape[0], 1 / Xv.shape[0], model.dtype)))
 
-    classifying = network.loss in (codes.CROSS_ENTROPY, codes.BINARY_CROSS_ENTROPY)
-    history = History("accuracy" if classifying else "r2")
+    history = History(name)
     progress = Progress(verbose, epochs)
     schedule.reset()
     if stopper is not None:
@@ -325,27 +468,36 @@ def train(model, data, plan, rng):
                     else:
                         model.set_parameters(k.to_host(theta))
                 saved[epoch + 1] = checkpoint()
-                logs = {"epoch": epoch, "loss": loss, "lr": lr}
+                logs = {"epoch": epoch, "loss": loss}
+                if plan.train_metric:
+                    logs[name] = math.nan if diverged else _training_metric(model, X, Y)
+                logs["lr"] = lr
                 if validation is not None:
                     logs["val_loss"], logs["val_metric"] = (
                         (math.nan, math.nan) if diverged else
                         _validate(model, validation_device, validation[1], theta))
+                    logs[f"val_{name}"] = logs["val_metric"]
                 logs["time"] = time.perf_counter() - start
                 _record(history, logs, validation is not None)  # commits the epoch
                 model.samples_seen = samples_before + n * history.epochs
                 saved.pop(epoch - 1, None)
                 progress.epoch_end(logs)
                 schedule.update(epoch, logs)
+                stop = _epoch_end_callbacks(plan.callbacks, model, epoch, logs)
+                if stop:
+                    progress.message(f"a callback stopped the fit after epoch {epoch + 1}")
                 if stopper is not None:
-                    improved, stop = stopper.update(epoch, logs)
+                    improved, stopper_stops = stopper.update(epoch, logs)
                     if improved and stopper.restore_best_weights:
                         best = saved[epoch + 1][0]
-                    if stop:
-                        history.stopped_early = True
+                    if stopper_stops:
+                        stop = True
                         progress.message(f"early stopping after epoch {epoch + 1}: "
                                          f"{stopper.monitor} has not improved for "
                                          f"{stopper.patience} epochs")
-                        break
+                if stop:
+                    history.stopped_early = True
+                    break
         except KeyboardInterrupt:
             # The backend may have been stopped mid-update, or the epoch's figures not yet
             # recorded: go back to the end of the last epoch the history reports.
@@ -365,7 +517,38 @@ def train(model, data, plan, rng):
     if best is not None:
         model.set_parameters(best)
         history.best_epoch = stopper.best_epoch
+    last = {key: figures[-1] for key, figures in history.history.items() if figures}
+    for callback in plan.callbacks:
+        callback.on_train_end(last)
     return history
+
+
+def _begin_callbacks(plan, model, logged):
+    """Hand the callbacks the model and the fit's settings, then start them."""
+    model.stop_training = False
+    for callback in plan.callbacks:
+        callback.set_model(model)
+        callback.set_params({"epochs": plan.epochs, "verbose": plan.verbose,
+                             "metrics": list(logged)})
+    for callback in plan.callbacks:
+        callback.on_train_begin({})
+
+
+def _epoch_end_callbacks(callbacks, model, epoch, logs):
+    """Call every callback's ``on_epoch_end`` (each with its own copy of the logs, by their
+    ``History.history`` names); whether one asked to stop, by its return value or by
+    ``model.stop_training`` (Keras's way)."""
+    stop = False
+    for callback in callbacks:
+        public = {key: value for key, value in logs.items() if key not in _INTERNAL_LOGS}
+        stop = bool(callback.on_epoch_end(epoch, public)) or stop
+    return stop or bool(model.stop_training)
+
+
+def _training_metric(model, X, Y):
+    """The metric on the training rows at the model's current weights: one forward pass."""
+    with np.errstate(over="ignore", invalid="ignore"):  # recorded as it comes, like validation's
+        return validation_metric(model.network.loss, model.forward_validated(X), Y)
 
 
 def _validate(model, validation_device, Yv, parameters):
@@ -380,6 +563,8 @@ def _record(history, logs, validated):
     """Append an epoch's figures; the training loss goes last, as it is what counts the epochs."""
     history.lr.append(logs["lr"])
     history.time.append(logs["time"])
+    if history.metric_name in logs:
+        history.metric.append(logs[history.metric_name])
     if validated:
         history.val_loss.append(logs["val_loss"])
         history.val_metric.append(logs["val_metric"])

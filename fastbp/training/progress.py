@@ -3,8 +3,13 @@
 import sys
 
 
+#: Log entries the line leaves out: the epoch and its time are printed apart, and ``val_metric``
+#: is the older name of ``val_accuracy``/``val_r2``, which the line shows.
+_NOT_SHOWN = ("epoch", "time", "val_metric")
+
+
 def _figures(logs):
-    return {key: f"{value:.4g}" for key, value in logs.items() if key not in ("epoch", "time")}
+    return {key: f"{value:.4g}" for key, value in logs.items() if key not in _NOT_SHOWN}
 
 
 def check_verbose(verbose):
@@ -15,7 +20,8 @@ def check_verbose(verbose):
 
 
 class Progress:
-    """Reports each finished epoch at the chosen verbosity."""
+    """Reports each finished epoch at the chosen verbosity: its figures by their Keras names
+    (``loss``, ``accuracy``/``r2``, ``lr``, ``val_loss``, ``val_accuracy``/``val_r2``)."""
 
     def __init__(self, verbose, epochs):
         self.verbose = check_verbose(verbose)
