@@ -12,9 +12,12 @@ own worker and then copied to every other worker unchanged. Every worker therefo
 bitwise the same sum, whatever the timing, and each sends ``2 (N - 1) / N`` times the vector per
 call, whatever ``N``.
 
-The connections are plain blocking-free TCP sockets: no Python objects travel, no pickling, and
+The connections are plain non-blocking TCP sockets: no Python objects travel, no pickling, and
 the waits release the GIL. Every wait is bounded by the fit's ``timeout``; a worker that leaves
-closes its connections, so its neighbours fail at once instead of waiting.
+closes its connections, so its neighbours fail at once instead of waiting. Each worker listens on
+a port the operating system picks, on the address it serves Dask on: the workers must reach each
+other there, as they do for Dask's own transfers of data between them. The ring's bytes are
+gradients, not code, and travel unencrypted even where Dask's own connections use TLS.
 """
 
 import os

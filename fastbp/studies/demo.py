@@ -5,8 +5,9 @@ size, number of epochs and float32 data. Two speed-ups are reported side by side
 epoch is timed on its own and the speed-up is the ratio of the median epoch times, so fastbp's
 one-off JIT compile (reported separately) does not count in its favour or against it. *Whole fit*:
 fastbp's whole ``fit`` call against scikit-learn's whole ``fit`` (``max_iter`` the same number of
-epochs, no early stop), each timed from call to return: what a user waits for, fastbp's first
-epoch (and its compile, on a cold cache) included.
+epochs, no early stop), each timed from call to return: what a user waits for. fastbp's is a second
+fit of a fresh network, once the first has compiled the kernels (or loaded them from the cache);
+the first fit's time, compile included, is reported beside it.
 """
 
 import time
@@ -111,7 +112,8 @@ def run(epochs=30, seed=0, verbose=1, print_fn=print):
     -------
     dict
         ``accuracy``, ``sklearn_accuracy``, ``epoch_s``, ``sklearn_epoch_s``, ``first_epoch_s``,
-        ``speedup`` (per epoch), ``fit_s``, ``sklearn_fit_s``, ``fit_speedup`` (whole fit),
+        ``speedup`` (per epoch), ``fit_s`` (a whole fit once compiled), ``first_fit_s`` (the
+        first, compile included), ``sklearn_fit_s``, ``fit_speedup`` (whole fit),
         ``gradient_error``.
 
     Raises
@@ -137,8 +139,13 @@ def run(epochs=30, seed=0, verbose=1, print_fn=print):
     start = time.perf_counter()
     history = model.fit(X_train, y_train, epochs=epochs, batch_size=BATCH_SIZE,
                         optimizer="adam", alpha=ALPHA, seed=seed, verbose=verbose)
-    fit_s = time.perf_counter() - start
+    first_fit_s = time.perf_counter() - start
     accuracy = float(np.mean(model.forward(X_test).argmax(axis=1) == y_test))
+    again = _network(X_train.shape[1], n_classes, seed, "cpu")
+    start = time.perf_counter()
+    again.fit(X_train, y_train, epochs=epochs, batch_size=BATCH_SIZE, optimizer="adam",
+              alpha=ALPHA, seed=seed, verbose=0)
+    fit_s = time.perf_counter() - start
     sklearn_model, sklearn_times = _sklearn_epochs(X_train, y_train, epochs, seed)
     sklearn_accuracy = float(sklearn_model.score(X_test, y_test))
     sklearn_fit_s = _sklearn_fit_seconds(X_train, y_train, epochs, seed)
@@ -151,11 +158,13 @@ def run(epochs=30, seed=0, verbose=1, print_fn=print):
              f"compile or its load from the cache)")
     print_fn(f"scikit-learn  test accuracy {sklearn_accuracy:.3f}  time per epoch "
              f"{sklearn_epoch_s * 1e3:.2f} ms (MLPClassifier, median of {len(sklearn_times)})")
-    print_fn(f"whole fit     fastbp {fit_s:.3f} s (first epoch included), scikit-learn "
-             f"{sklearn_fit_s:.3f} s (MLPClassifier.fit, max_iter {epochs})")
+    print_fn(f"whole fit     fastbp {fit_s:.4g} s (a second fit; the first, with the JIT compile "
+             f"or its load from the cache, {first_fit_s:.2f} s), scikit-learn "
+             f"{sklearn_fit_s:.4g} s (MLPClassifier.fit, max_iter {epochs})")
     print_fn(f"speed-up over scikit-learn: {speedup:.1f}x per epoch, {fit_speedup:.1f}x whole fit "
              f"({epochs} epochs each, same data and settings)")
     return dict(accuracy=accuracy, sklearn_accuracy=sklearn_accuracy, epoch_s=epoch_s,
                 sklearn_epoch_s=sklearn_epoch_s, first_epoch_s=history.time[0], speedup=speedup,
-                fit_s=fit_s, sklearn_fit_s=sklearn_fit_s, fit_speedup=fit_speedup,
+                fit_s=fit_s, first_fit_s=first_fit_s, sklearn_fit_s=sklearn_fit_s,
+                fit_speedup=fit_speedup,
                 gradient_error=error)
