@@ -23,8 +23,9 @@ _SCIPY_BLAS = "scipy.linalg.cython_blas"
 
 def _load_scipy_blas():
     """Import SciPy's ``cython_blas``, the BLAS ``numba_xxgemm`` calls, without running
-    ``scipy/linalg/__init__.py`` first: that imports all of SciPy's linear algebra, 0.2-0.4 s of
-    every fresh process on this project's VM, for one extension module that needs none of it.
+    ``scipy/linalg/__init__.py`` first: that imports all of SciPy's linear algebra, a sizeable share
+    of a fresh process's start-up (``benchmarks/test_startup.py``), for one extension module that
+    needs none of it.
 
     The module is registered under its own name, so Numba, threadpoolctl and a later
     ``import scipy.linalg`` all find this one. Where the shortcut does not apply (SciPy laid out
@@ -89,11 +90,12 @@ def affine(a, b, bias, c, scalars):
     """``c = a @ b + bias``, the bias added to every row, for C-contiguous arrays of one dtype.
 
     The bias rows are written into ``c`` and BLAS adds the product to them (``beta = 1``). With
-    ``beta = 0`` OpenBLAS first clears ``c`` and a bias pass then reads and writes it again: on
-    this project's VM the fused form took 305 us against 371 us for a 128x100x1024 float32 layer,
-    and 107 us against 121 us for 256x100x256. Where ``k`` fits in one of OpenBLAS's depth blocks
-    (it did for 100 and 256 there), each entry is rounded as in the product followed by the bias;
-    past that, the bias joins the first partial sum and the last bits may differ.
+    ``beta = 0`` OpenBLAS first clears ``c`` and a bias pass then reads and writes it again: one
+    pass over the output more, which the layer timings of ``benchmarks/test_kernels.py`` and the
+    training cases of ``benchmarks/test_training.py`` pay at every product. Where ``k`` fits in
+    one of OpenBLAS's depth blocks (as 100 and 256 do), each entry is rounded as in the product
+    followed by the bias; past that, the bias joins the first partial sum and the last bits may
+    differ.
 
     Parameters
     ----------
@@ -135,9 +137,9 @@ _xxgemv = types.ExternalFunction("numba_xxgemv", types.intc(
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def affine_row(x, b, bias, y, scalars):
     """``y = x @ b + bias`` for one row ``x``: BLAS's matrix-vector product adding to the bias
-    (``beta = 1``), which on a single row takes a tenth of the time of ``gemm`` (whose fixed cost,
-    packing ``b`` included, measured 15-45 us for a 1x100x256 product with SciPy's OpenBLAS on this
-    project's 2-core VM, against 2.5 us).
+    (``beta = 1``), which on a single row costs a fraction of ``gemm``'s time: ``gemm`` has a fixed
+    cost, packing ``b`` included, that a one-row product never earns back (the one-row predictions
+    of ``benchmarks/test_prediction.py`` and ``benchmarks/test_model_files.py`` time this path).
 
     Parameters
     ----------

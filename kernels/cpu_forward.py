@@ -7,21 +7,20 @@ layer, which on a single row cost more than the arithmetic. Rows go through the 
 ``CHUNK_ROWS`` at a time, so each layer's output is still in cache when the next layer reads it.
 
 A GEMM's result for a row depends on how many rows it is computed with, and with how many threads
-BLAS cuts it: OpenBLAS picks its kernels and blocking by the shape (on this project's VM, a third
-of 20,000 rows differed in the last bit between one GEMM and 256-row pieces of it, and between BLAS
-on one thread and on two). So a batch of more than one chunk runs with BLAS held to one thread,
-and every chunk starts at the same row and is computed whole by one thread, whichever thread and
-however many there are: the output is the same, bit for bit, on any number of threads
-(``tests/test_forward_threads.py``). The threads claim chunks one at a time from a shared counter
-rather than each taking a fixed block: on this project's VM, whose cores other tenants slow down
-unevenly, a thread with a fixed half of the batch left the other idle for part of the call.
+BLAS cuts it: OpenBLAS picks its kernels and blocking by the shape (rows differ in the last bit
+between one GEMM and 256-row pieces of it, and between BLAS on one thread and on two). So a batch
+of more than one chunk runs with BLAS held to one thread, and every chunk starts at the same row
+and is computed whole by one thread, whichever thread and however many there are: the output is
+the same, bit for bit, on any number of threads (``tests/test_forward_threads.py``). The threads
+claim chunks one at a time from a shared counter rather than each taking a fixed block: where
+other processes slow the cores down unevenly, a thread with a fixed share of the batch leaves the
+others idle for part of the call.
 
 Why chunks on the epoch's pool (:mod:`fastbp.kernels.cpu_threads`) rather than BLAS's own threads:
-20,000 x 100 rows through 100-256-128-10 on this project's 2-core VM, medians of 7 interleaved
-rounds while other jobs shared the machine, took 24.5 ms in float32 and 72 ms in float64 split in
-two blocks, against 42 ms and 110 ms as one call with OpenBLAS's threads, and 25 ms and 0.96 s (it
-stalled) in 512-row chunks with OpenBLAS's threads; the FLOPs at the 2048-square matmul rate took
-25 ms and 59 ms.
+the batch prediction of ``benchmarks/test_prediction.py`` (20,000 rows through 100-256-128-10,
+against the FLOPs at the rate of a 2048-square matmul) runs near that rate split into chunks on
+these threads, but markedly slower as one call on OpenBLAS's threads, and OpenBLAS's threads on
+smaller pieces can stall outright while another process shares the cores.
 """
 
 import threading
@@ -39,9 +38,9 @@ from .cpu_threads import training_session, pool
 #: 100-256-128-10 network (256 KB in float32, double-buffered) stay in a core's L2 cache.
 CHUNK_ROWS = 256
 
-#: Chunks of fewer rows are multiplied one row at a time (BLAS's gemv): SciPy's OpenBLAS sgemm
-#: costs 15-45 us whatever the rows up to 16, gemv 2.5 us a row (1x100x256, this project's 2-core
-#: VM).
+#: Chunks of fewer rows are multiplied one row at a time (BLAS's gemv): gemm's fixed cost (packing
+#: the weights) outweighs a few rows' arithmetic, gemv's grows by the row, and they cross near here
+#: (the one-row predictions of benchmarks/test_prediction.py and benchmarks/test_model_files.py).
 GEMV_ROWS = 8
 
 #: Fewest rows per thread worth waking a pool thread for (fewer finish before it wakes).

@@ -24,18 +24,18 @@ from contextlib import contextmanager
 import numba
 
 #: Fewest rows worth a thread of their own, and fewest parameters worth splitting the optimizer
-#: update across threads: measured on this project's 2-core VM with an earlier epoch on Numba's
-#: parallel regions (the first two shards paid from 16 rows each; a 418-parameter update cost more
-#: split than whole, a 7,510-parameter one paid). With the threads of this module, whose meetings
-#: cost more, MIN_THREADED_WORK below is the bound that decides.
+#: update across threads: set when the epoch ran on Numba's parallel regions, where a second shard
+#: paid from 16 rows and splitting the update paid for thousands of parameters, not for hundreds.
+#: With the threads of this module, whose meetings cost more, MIN_THREADED_WORK below is the bound
+#: that decides (benchmarks/test_training.py).
 MIN_SHARD_ROWS = 16
 MIN_CHUNK_PARAMETERS = 4096
 
 #: How long a thread that has run out of work keeps checking for more (yielding its core at every
 #: check) before it sleeps: epochs follow each other a fraction of a millisecond apart, and a
-#: sleeping thread has to be woken for each, which on this project's VM cost tens to hundreds of
-#: microseconds an epoch. GNU OpenMP's threads wait the same way (GOMP_SPINCOUNT) between parallel
-#: regions.
+#: sleeping thread has to be woken for each, which costs a short epoch a measurable share of its
+#: time (the fits of benchmarks/test_training.py and benchmarks/test_estimators.py run epochs back
+#: to back). GNU OpenMP's threads wait the same way (GOMP_SPINCOUNT) between parallel regions.
 SPIN_SECONDS = 0.002
 
 _state = {"blas": None, "blas_limit_holds": None, "pool": []}
@@ -141,9 +141,9 @@ def training_session():
     BLAS is held at one fastbp thread too, for two reasons. OpenBLAS's threads group a GEMM's
     sums differently from its single thread, and the weights must not depend on the thread
     count. And a batch's GEMMs are too small for BLAS's own threads to pay, while beside another
-    busy process they stall: the digits fit of ``benchmarks/test_contention.py`` with a second
-    fastbp fit beside it took a median of 0.39 s and up to 2.9 s over 10 runs at one fastbp thread
-    with OpenBLAS left on two, against 0.15 s with BLAS held (this project's 2-core VM).
+    busy process they stall: ``benchmarks/test_contention.py`` times a digits fit with a second
+    fastbp fit beside it, which at one fastbp thread with OpenBLAS left on its own threads took
+    several times as long as with BLAS held, and its slowest runs many times as long.
 
     Yields
     ------
@@ -246,9 +246,10 @@ def thread_count():
 
 #: Least work per batch, in rows times parameters (a sixth of its GEMM FLOPs), worth splitting
 #: across threads: below it, handing each epoch to a second thread and meeting it twice per batch
-#: cost more than the second core saved. Measured on this project's 2-core VM: case (a) of
-#: benchmarks/test_training.py (200 rows x 7,510 parameters) ran faster on one thread; cases (b)
-#: and (c) (256 x 59k and 256 x 113k) 1.3-1.6x faster on two.
+#: cost more than the second core saved. Set by benchmarks/test_training.py: its case (a) (200
+#: rows x 7,510 parameters) runs faster on one thread, cases (b) and (c) (256 x 59k and 256 x 113k)
+#: faster on two; and a small fit split over two threads slows down beside another process (the
+#: setting of benchmarks/test_contention.py).
 MIN_THREADED_WORK = 4_000_000
 
 

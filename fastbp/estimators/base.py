@@ -579,7 +579,7 @@ ATTRIBUTES_DOC = """
         Weights of each layer (views of the network's; writable).
     intercepts_ : list of ndarray of shape (n_out,)
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Only when ``X`` has string column names.
     n_iter_ : int
         Epochs (or lbfgs iterations) run by the last fit.
