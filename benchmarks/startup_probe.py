@@ -12,7 +12,11 @@
 * ``data-only``: the same imports of NumPy and scikit-learn and the same data, no fastbp: what a
   process pays that fastbp does not add;
 * ``fastbp-estimator`` / ``sklearn-estimator``: ``MLPClassifier(random_state=0).fit`` on digits,
-  the whole process being what is timed from outside.
+  the whole process being what is timed from outside;
+* ``first-predict``: a serving process's first calls, ``MLPClassifier().fit`` on iris and its
+  ``predict_proba``, the clock around the two calls alone (after ``fastbp warmup``, nothing is
+  left to compile: ``tests/test_first_hour.py`` checks that, this times it);
+* ``first-forward``: a first float32 ``Sequential.forward`` of 150 rows, timed the same way.
 """
 
 import json
@@ -102,9 +106,40 @@ def estimator(library):
     return {"train_accuracy": float(model.score(X, y))}
 
 
+def first_predict():
+    from sklearn.datasets import load_iris
+
+    from fastbp import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    model = MLPClassifier()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # iris does not converge in 200 epochs: not the point
+        start = time.perf_counter()
+        model.fit(X, y)
+        proba = model.predict_proba(X)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "rows": proba.shape[0], "sums": float(proba.sum())}
+
+
+def first_forward():
+    import numpy as np
+
+    from fastbp import Dense, Sequential
+
+    model = Sequential([Dense(4, 16, "relu"), Dense(16, 3, "softmax")], loss="cross_entropy",
+                       dtype="float32", seed=0)
+    X = np.random.default_rng(0).random((150, 4), dtype=np.float32)
+    start = time.perf_counter()
+    out = model.forward(X)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "dtype": str(out.dtype), "shape": list(out.shape)}
+
+
 MODES = {"first-fit": first_fit, "first-use": first_use, "data-only": data_only,
          "fastbp-estimator": lambda: estimator("fastbp"),
-         "sklearn-estimator": lambda: estimator("sklearn")}
+         "sklearn-estimator": lambda: estimator("sklearn"), "first-predict": first_predict,
+         "first-forward": first_forward}
 
 if __name__ == "__main__":
     print(json.dumps(MODES[sys.argv[1]]()))

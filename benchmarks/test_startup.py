@@ -33,38 +33,9 @@ import sys
 import tempfile
 import time
 
-import textwrap
-
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-# Fresh-process probes of the first calls after `fastbp warmup`: each prints one JSON line, the
-# clock around the calls alone (imports and interpreter start-up outside it).
-FIRST_FIT_AND_PREDICT = textwrap.dedent("""
-    import json, time, warnings
-    warnings.simplefilter("ignore")  # iris does not converge in 200 epochs: not the point
-    from sklearn.datasets import load_iris
-    from fastbp import MLPClassifier
-    X, y = load_iris(return_X_y=True)
-    model = MLPClassifier()
-    start = time.perf_counter()
-    model.fit(X, y)
-    model.predict_proba(X)
-    print(json.dumps({"seconds": time.perf_counter() - start}))
-""")
-FIRST_FORWARD_FLOAT32 = textwrap.dedent("""
-    import json, time
-    import numpy as np
-    from fastbp import Dense, Sequential
-    model = Sequential([Dense(4, 16, "relu"), Dense(16, 3, "softmax")], loss="cross_entropy",
-                       dtype="float32", seed=0)
-    X = np.random.default_rng(0).random((150, 4), dtype=np.float32)
-    start = time.perf_counter()
-    model.forward(X)
-    print(json.dumps({"seconds": time.perf_counter() - start}))
-""")
-
 
 def _probe(mode, cache_dir):
     """Run one probe process; returns (wall seconds, its JSON)."""
@@ -155,12 +126,13 @@ def test_whole_process_estimator_fit(benchmark, cache_dir, profile):
           f"{statistics.median(sklearn_s):.2f} s: {speedup:.2f}x (target >= 1.5x)")
 
 
-def _after_warmup(code, cache_dir):
-    """Run ``code`` in a fresh process on the warmed cache; (its JSON, compile notices printed)."""
+def _after_warmup(mode, cache_dir):
+    """Run the probe ``mode`` in a fresh process on the warmed cache; (its JSON, compile notices
+    printed)."""
     env = {k: v for k, v in os.environ.items() if k != "FASTBP_QUIET"}
     env["NUMBA_CACHE_DIR"] = str(cache_dir)
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                          text=True, check=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "benchmarks.startup_probe", mode], cwd=ROOT,
+                          env=env, capture_output=True, text=True, check=True, timeout=600)
     notices = [line for line in done.stderr.splitlines() if line.startswith("fastbp: compiling")]
     return json.loads(done.stdout.strip().splitlines()[-1]), len(notices)
 
@@ -177,8 +149,8 @@ def test_first_calls_after_warmup(benchmark, cache_dir, profile):
     fits, forwards, notices = [], [], []
 
     def first_calls():
-        fit, fit_notices = _after_warmup(FIRST_FIT_AND_PREDICT, warmed)
-        forward, forward_notices = _after_warmup(FIRST_FORWARD_FLOAT32, warmed)
+        fit, fit_notices = _after_warmup("first-predict", warmed)
+        forward, forward_notices = _after_warmup("first-forward", warmed)
         fits.append(fit["seconds"])
         forwards.append(forward["seconds"])
         notices.append(fit_notices + forward_notices)

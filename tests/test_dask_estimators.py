@@ -131,6 +131,7 @@ def test_two_workers_match_local_accuracy_and_repeat(client, workers):
     n_params = sum(W.size + b.size for W, b in zip(local.coefs_, local.intercepts_))
     steps = -(-8000 // 200)
     assert first.steps_per_epoch_ == steps
+    assert first.bytes_per_round_ is None and first.n_evaluations_ is None  # other modes' figures
     assert first.bytes_per_epoch_ == [[steps * (n_params + 2) * 8] * 2] * 30
 
 

@@ -24,7 +24,6 @@ from fastbp.dask import DaskMLPClassifier, DaskMLPRegressor
 from fastbp.dask.collective import Listener, Ring, RingError, new_token
 from fastbp.dask.gradient_sync import batch_shares
 from fastbp.dask.validation import validation_figures, validation_sums
-from fastbp.kernels import codes
 from fastbp.training.fit import validation_metric
 
 

@@ -99,6 +99,9 @@ def test_two_workers_classifier_matches_local(client, workers, capsys):
     assert dask_fit.workers_ == workers and dask_fit.rows_per_worker_ == SPLIT
     assert relative(dask_fit.loss_, local.loss_) <= 1e-6  # measured: 1e-12 or less
     assert dask_fit.n_iter_ == local.n_iter_ == 50
+    # the evaluations the optimiser reports, one task per worker each; no epochs, no rounds
+    assert f"50 iterations, {dask_fit.n_evaluations_} evaluations" in printed
+    assert dask_fit.epoch_seconds_ is None and dask_fit.bytes_per_round_ is None
     agreement = np.mean(dask_fit.to_local().predict(X) == local.predict(X))
     assert agreement >= 0.999, f"the predictions agree on {agreement:.2%} of the rows"
     # what a local lbfgs fit sets, and nothing a stochastic fit adds

@@ -10,6 +10,7 @@ warm-up; the time of those first calls, against its targets (under 1 s for a fir
 
 import json
 import os
+import pathlib
 import pickle
 import re
 import subprocess
@@ -30,32 +31,10 @@ from fastbp.kernels.compile_notice import dtype_of, message
 
 NOTICE = "fastbp: compiling"
 
-# Each prints one JSON line; the clock runs around the calls alone.
-FIT_AND_PREDICT = textwrap.dedent("""
-    import json, time, warnings
-    warnings.simplefilter("ignore")  # iris does not converge in 200 epochs: not the point
-    from sklearn.datasets import load_iris
-    from fastbp import MLPClassifier
-    X, y = load_iris(return_X_y=True)
-    model = MLPClassifier()
-    start = time.perf_counter()
-    model.fit(X, y)
-    proba = model.predict_proba(X)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "rows": proba.shape[0], "sums": float(proba.sum())}))
-""")
-FORWARD_FLOAT32 = textwrap.dedent("""
-    import json, time
-    import numpy as np
-    from fastbp import Dense, Sequential
-    model = Sequential([Dense(4, 16, "relu"), Dense(16, 3, "softmax")], loss="cross_entropy",
-                       dtype="float32", seed=0)
-    X = np.random.default_rng(0).random((150, 4), dtype=np.float32)
-    start = time.perf_counter()
-    out = model.forward(X)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "dtype": str(out.dtype), "shape": list(out.shape)}))
-""")
+#: The fresh-process probes of a serving process's first calls, shared with the start-up
+#: benchmark (each prints one JSON line; the benchmark holds their times to their targets).
+PROBE = ["-m", "benchmarks.startup_probe"]
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 # a float64 fit and prediction, then a float32 forward pass: a notice for each dtype, once
 FIT_PREDICT_FORWARD = textwrap.dedent("""
     import warnings
@@ -77,8 +56,9 @@ def run_python(code, cache_dir, **env):
     environment = {k: v for k, v in os.environ.items()
                    if k not in ("FASTBP_QUIET", "NUMBA_DEBUG_CACHE", "NUMBA_DISABLE_JIT")}
     environment.update(NUMBA_CACHE_DIR=str(cache_dir), **env)
+    # from the checkout's root, where the probes' module (benchmarks.startup_probe) is found
     done = subprocess.run([sys.executable, *code], capture_output=True, text=True,
-                          env=environment, timeout=600)
+                          env=environment, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -104,8 +84,8 @@ def warm_cache(tmp_path_factory):
 
 # ---- 1. the warm-up covers what a process does --------------------------------------------------
 def test_after_warmup_a_new_process_fits_predicts_and_forwards_without_compiling(warm_cache):
-    fit = run_python(["-c", FIT_AND_PREDICT], warm_cache)
-    forward = run_python(["-c", FORWARD_FLOAT32], warm_cache)
+    fit = run_python([*PROBE, "first-predict"], warm_cache)
+    forward = run_python([*PROBE, "first-forward"], warm_cache)
     fit_s, forward_s = figures(fit)["seconds"], figures(forward)["seconds"]
     print(f"\nafter `fastbp warmup`, in a new process: first MLPClassifier().fit on iris + "
           f"predict_proba {fit_s:.3f} s; first float32 Sequential.forward {forward_s:.3f} s")

@@ -23,6 +23,9 @@ from .worker import Holdout
 
 #: Parameters of the Dask estimators that the local ones do not have.
 DASK_PARAMETERS = ("client", "sync", "sync_every", "timeout")
+#: Fitted attributes of what a fit's synchronisation moved; each mode sets its own, the others None.
+TRAFFIC = ("steps_per_epoch_", "bytes_per_epoch_", "sync_seconds_", "bytes_per_round_",
+           "n_evaluations_")
 #: Fitted attributes copied from the local estimator after a fit.
 FITTED = ("coefs_", "intercepts_", "n_features_in_", "feature_names_in_", "n_outputs_",
           "n_layers_", "out_activation_", "n_iter_", "t_", "loss_", "loss_curve_", "best_loss_",
@@ -224,10 +227,8 @@ class DaskMLP(BaseEstimator):
 
         evaluations = fit_lbfgs(cluster, local, self)
         self._adopt(local, cluster)
-        self.n_evaluations_ = evaluations
         self.epoch_seconds_ = None  # no epochs: L-BFGS iterates over the whole data set
-        self.steps_per_epoch_ = self.bytes_per_epoch_ = self.sync_seconds_ = None
-        self.bytes_per_round_ = None
+        self._record_traffic({"n_evaluations_": evaluations})
 
     def _holdouts(self, n_workers, random_state, stratify):
         """Each worker's validation hold-out (None for none): ``validation_fraction`` of its
@@ -303,7 +304,7 @@ class DaskMLP(BaseEstimator):
                                       error.workers) from error
             raise TimeoutError(kept) from error
         finally:
-            self._record_traffic(epochs)
+            self._record_traffic(epochs.traffic())
             epochs.close()
         self._keep(local, cluster, history, (n, best))
         if not history.stopped_early and history.epochs == self.max_iter:
@@ -311,21 +312,11 @@ class DaskMLP(BaseEstimator):
                           f"and the optimization hasn't converged yet.", ConvergenceWarning,
                           stacklevel=3)
 
-    def _record_traffic(self, epochs):
-        """What the fit's synchronisation moved (see the Attributes of the estimators)."""
-        self.n_evaluations_ = None
-        if isinstance(epochs, Replicas):
-            self.steps_per_epoch_ = epochs.steps_per_epoch
-            self.bytes_per_epoch_ = [list(sent) for sent in epochs.bytes_sent]
-            self.sync_seconds_ = [list(waited) for waited in epochs.sync_seconds]
-            self.bytes_per_round_ = []
-        else:
-            cluster = epochs.cluster
-            self.steps_per_epoch_ = None
-            self.bytes_per_epoch_ = None
-            self.sync_seconds_ = None
-            #: per round: bytes of weights and moments sent to one worker, and received from it
-            self.bytes_per_round_ = list(zip(cluster.bytes_sent, cluster.bytes_received))
+    def _record_traffic(self, figures):
+        """What the fit's synchronisation moved: the attributes of :data:`TRAFFIC` that
+        ``figures`` names, the others None (see the Attributes of the estimators)."""
+        for name in TRAFFIC:
+            setattr(self, name, figures.get(name))
 
     def _keep(self, local, cluster, history, kept):
         """Make the last synchronised state the estimator's, with the epochs completed;

@@ -112,6 +112,7 @@ class Ring:
             self.left = self.right = None
             return
         right = tuple(addresses[(rank + 1) % self.size])
+        self.right = None
         try:
             # the next worker's listener is open already (its task ran before this one): the
             # connection completes without it accepting, so no worker waits for another here
@@ -126,9 +127,13 @@ class Ring:
                 if hello == (token, expected):
                     break
                 left.close()  # not this fit's previous worker
-        except socket.timeout:
-            raise TimeoutError(f"worker {rank} of the ring waited {self.timeout:g} s for its "
-                               f"neighbours to connect") from None
+        except BaseException as error:
+            if self.right is not None:
+                self.right.close()  # a ring that failed to join leaves no connection open
+            if isinstance(error, socket.timeout):
+                raise TimeoutError(f"worker {rank} of the ring waited {self.timeout:g} s for "
+                                   f"its neighbours to connect") from None
+            raise
         finally:
             listener.close()
         left.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

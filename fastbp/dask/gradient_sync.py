@@ -91,8 +91,7 @@ class Replicas:
                              1.0 / self.validation_rows if self.validation_rows else 0.0,
                              target_mean, cluster.timeout)
                  for i in range(n_workers)]
-        listeners = [cluster.submit(i, open_listener, shard)
-                     for i, shard in enumerate(cluster.shards)]
+        listeners = [cluster.submit(i, open_listener) for i in range(n_workers)]
         addresses = cluster.run([cluster.submit(i, listener_address, listener)
                                  for i, listener in enumerate(listeners)], "opening the ring")
         token = new_token()
@@ -116,7 +115,7 @@ class Replicas:
             ``(val_loss, val_metric)`` on every worker's held-out rows, if any.
         """
         cluster = self.cluster
-        futures = [cluster.submit(i, replica_epoch, replica, lr, epoch)
+        futures = [cluster.submit(i, replica_epoch, replica, lr)
                    for i, replica in enumerate(self.replicas)]
         done = cluster.run(futures, f"epoch {epoch + 1}")
         self.bytes_sent.append([result.bytes_sent for result in done])
@@ -129,6 +128,12 @@ class Replicas:
             sums = sum(result.validation for result in done if result.validation is not None)
             validation = validation_figures(self.loss_code, sums, self.validation_rows)
         return loss, validation
+
+    def traffic(self):
+        """The estimator's attributes of what the fit moved (``DaskMLP``'s ``TRAFFIC``)."""
+        return {"steps_per_epoch_": self.steps_per_epoch,
+                "bytes_per_epoch_": [list(sent) for sent in self.bytes_sent],
+                "sync_seconds_": [list(waited) for waited in self.sync_seconds]}
 
     def close(self):
         """Close the replicas' connections and let Dask forget them.

@@ -68,8 +68,6 @@ class EpochResult(NamedTuple):
     loss : float
         Mean training loss of the epoch over the whole cluster (penalty included); NaN if it
         diverged. The same on every worker.
-    steps : int
-        Optimizer steps taken so far.
     synced : worker.Synced or None
         The weights and moments after the epoch (from worker 0 only).
     validation : ndarray or None
@@ -80,15 +78,14 @@ class EpochResult(NamedTuple):
         Seconds this worker spent in the all-reduce (waiting for the others included).
     """
     loss: float
-    steps: int
     synced: object
     validation: object
     bytes_sent: int
     sync_seconds: float
 
 
-def open_listener(shard):
-    """A listening socket on the worker that holds ``shard``, for its ring neighbour.
+def open_listener():
+    """A listening socket on this worker (a task pinned to it), for its ring neighbour.
 
     Returns
     -------
@@ -96,7 +93,6 @@ def open_listener(shard):
     """
     from distributed import get_worker
 
-    del shard  # only pins this task to the shard's worker
     return Listener(get_worker().host)
 
 
@@ -205,7 +201,7 @@ class Replica:
             validation = validation_sums(self.model, shard.validation, self.theta,
                                          (plan.validation_weight, plan.target_mean))
         synced = self.state() if self.ring.rank == 0 else None
-        return EpochResult(loss, self.steps, synced, validation,
+        return EpochResult(loss, synced, validation,
                            self.ring.bytes_sent - sent_before, waited)
 
     def _local_epoch(self, order, lr):
@@ -304,10 +300,9 @@ def start_replica(shard, listener, synced, placement, plan):
     return Replica(shard, ring, synced, plan)
 
 
-def replica_epoch(replica, lr, epoch):
-    """Train epoch ``epoch`` at learning rate ``lr`` on a worker's replica (a task on every
-    worker at once; ``epoch`` keeps each epoch's task apart); see :meth:`Replica.run_epoch`."""
-    del epoch
+def replica_epoch(replica, lr):
+    """Train one epoch at learning rate ``lr`` on a worker's replica (a task on every worker at
+    once); see :meth:`Replica.run_epoch`."""
     with worker_threads(replica.plan.timeout):
         return replica.run_epoch(lr)
 

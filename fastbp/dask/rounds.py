@@ -211,6 +211,12 @@ class AveragedEpochs:
         mean = math.fsum(rows / total * loss for rows, loss in losses) if losses else math.nan
         return mean, None
 
+    def traffic(self):
+        """The estimator's attributes of what the fit moved (``DaskMLP``'s ``TRAFFIC``): per
+        round, the bytes of weights and moments sent to one worker, and received from it."""
+        cluster = self.cluster
+        return {"bytes_per_round_": list(zip(cluster.bytes_sent, cluster.bytes_received))}
+
     def close(self):
         """Nothing to close: the rounds hold nothing between them."""
 
