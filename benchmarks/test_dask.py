@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 pytest.importorskip("distributed", reason="the dask extra is not installed")
 
-from fastbp.kernels.cpu_threads import thread_budget
+from fastbp.kernels.cpu.threads import thread_budget
 
 import fastbp
 

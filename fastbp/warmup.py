@@ -85,7 +85,7 @@ def tasks(dtypes=DTYPES):
     -------
     list of (str, callable)
     """
-    from .kernels import cpu_tables
+    from .kernels.cpu import tables as cpu_tables
 
     found = []
     for dtype in dtypes:
@@ -154,7 +154,8 @@ def _quietly(run):
 
 
 def _kernel_task(table, code, dtype):
-    from .kernels import codes, cpu_tables
+    from .kernels import codes
+    from .kernels.cpu import tables as cpu_tables
 
     names = (codes.LOSS_NAMES if table.startswith("loss") else codes.ACTIVATION_NAMES
              if table.startswith("activation") else

@@ -19,9 +19,9 @@ Conventions every backend follows:
 * ``train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps_taken)`` runs a
   whole epoch inside the backend, on the records of :mod:`fastbp.kernels.records`; callers enter
   ``training_session()`` around a whole training run (the CPU backend holds BLAS to one thread in
-  it, because its epochs split each batch across threads; see :mod:`fastbp.kernels.cpu_epoch`).
+  it, because its epochs split each batch across threads; see :mod:`fastbp.kernels.cpu.epoch`).
 * The host-driven pass through the layers is :mod:`fastbp.kernels.layer_loop`, written once.
 * A backend may also offer ``Inference(theta, dims, activations)``, a callable ``(X, out)`` that
-  runs the whole network at once (the CPU backend's :mod:`fastbp.kernels.cpu_forward`);
+  runs the whole network at once (the CPU backend's :mod:`fastbp.kernels.cpu.forward`);
   :meth:`fastbp.Sequential.forward` uses it where present and the layer loop otherwise.
 """

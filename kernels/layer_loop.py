@@ -2,7 +2,7 @@
 
 Forward (each layer, then its dropout) and backward (the loss gradient, then each layer down,
 with its penalty and the dropout below it) are written here once, for the NumPy reference epoch,
-the CUDA epoch and ``fastbp.Sequential``. The compiled CPU epoch (kernels/cpu_epoch.py) runs the
+the CUDA epoch and ``fastbp.Sequential``. The compiled CPU epoch (kernels/cpu/epoch.py) runs the
 same loop in compiled code; tests/test_layer_loop.py pins the two together.
 
 ``kernels`` is a backend module (:mod:`~fastbp.kernels.reference`, ``cpu`` or ``cuda``): this

@@ -37,7 +37,7 @@ def one_thread():
     """Run local fits as a single-threaded Dask task runs them: one epoch thread, and BLAS on one
     thread (as Dask's nanny sets it in worker processes; an OpenBLAS of several threads splits a
     large GEMM's sums differently)."""
-    from fastbp.kernels.cpu_threads import thread_budget
+    from fastbp.kernels.cpu.threads import thread_budget
     from threadpoolctl import threadpool_limits
 
     with thread_budget(1), threadpool_limits(limits=1, user_api="blas"):

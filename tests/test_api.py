@@ -263,7 +263,7 @@ def test_import_loads_neither_numba_nor_sklearn():
 
 
 def test_training_on_the_cpu_does_not_import_scipy_linalg():
-    """SciPy's BLAS is loaded on its own (kernels/cpu_blas.py), not through scipy.linalg's package,
+    """SciPy's BLAS is loaded on its own (kernels/cpu/blas.py), not through scipy.linalg's package,
     which imports all of SciPy's linear algebra; a later import of that package still works."""
     code = textwrap.dedent("""
         import sys

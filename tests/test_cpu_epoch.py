@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from fastbp.kernels import codes, cpu, cpu_calls, cpu_epoch, cpu_threads, reference
+from fastbp.kernels import codes, cpu, reference
+from fastbp.kernels.cpu import calls as cpu_calls, epoch as cpu_epoch, threads as cpu_threads
 from helpers import epoch_arguments
 
 DIMS = np.array([5, 16, 12, 3])
@@ -183,7 +184,7 @@ def test_a_worker_that_starts_late_holds_no_one_up(monkeypatch):
 
 
 #: Epochs each of two threads trains at once: their workers share the pool's threads, one epoch
-#: at a time (the epoch lock in kernels/cpu_epoch.py).
+#: at a time (the epoch lock in kernels/cpu/epoch.py).
 EPOCHS_AT_ONCE = 100
 
 
@@ -327,7 +328,7 @@ def test_fit_in_a_forked_child_of_a_process_that_ran_numba_parallel_code():
 
 
 def test_a_part_called_with_types_it_was_not_compiled_for_is_a_compile_error(monkeypatch):
-    """The epoch calls its shard pass and its update through addresses (kernels/cpu_calls.py); a
+    """The epoch calls its shard pass and its update through addresses (kernels/cpu/calls.py); a
     call whose argument types differ from those the address was compiled for must not compile."""
     vector = numba.float64[::1]
     monkeypatch.setattr(cpu_calls, "_expected", {"update_chunk": (vector,) * 6 + (numba.int64,)})

@@ -35,7 +35,7 @@ except DeviceUnavailable as exc:
                 f"tests in numba-cuda's simulator", allow_module_level=True)
 
 from fastbp.kernels import cuda as kc  # noqa: E402
-from fastbp.kernels import cuda_config, cuda_gemm  # noqa: E402
+from fastbp.kernels.cuda import config as cuda_config, gemm as cuda_gemm  # noqa: E402
 
 IN_SIMULATOR = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 on_gpu = pytest.mark.skipif(

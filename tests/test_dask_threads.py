@@ -37,7 +37,7 @@ def data():
 
 def _hold(seconds):
     """On a worker: take a thread budget, keep it ``seconds``; returns what was granted."""
-    from fastbp.kernels.cpu_threads import thread_count
+    from fastbp.kernels.cpu.threads import thread_count
     from threadpoolctl import threadpool_info
 
     from fastbp.dask.threads import worker_threads

@@ -36,7 +36,7 @@ def data():
 def test_workers_run_plain_fastbp_on_one_thread(client):
     """The README's cluster setting for the local estimators (NUMBA_NUM_THREADS=1 in the workers'
     environment) is what fastbp reads there."""
-    from fastbp.kernels.cpu_threads import thread_count
+    from fastbp.kernels.cpu.threads import thread_count
 
     assert set(client.run(thread_count).values()) == {1}
 

@@ -134,7 +134,7 @@ def test_importing_a_kernel_module_removes_the_stale_indexes_of_the_kernels(tmp_
         with open(stale, "wb") as file:
             pickle.dump(numba.__version__, file, protocol=-1)
             file.write(dumps((b"another version's stamp", {})))
-        from fastbp.kernels import cpu_sync  # a module that caches compiled functions
+        from fastbp.kernels.cpu import sync as cpu_sync  # a module that caches compiled functions
         print(cache_dir.startswith(sys.argv[1]), os.path.exists(stale))
     """)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))

@@ -1,4 +1,4 @@
-"""The CPU backend's forward pass (kernels/cpu_forward.py): large batches split across threads give
+"""The CPU backend's forward pass (kernels/cpu/forward.py): large batches split across threads give
 bitwise the output of one thread, and the thread policy follows the limits set on BLAS."""
 
 import threading
@@ -9,7 +9,7 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastbp
-from fastbp.kernels import cpu_forward, cpu_threads
+from fastbp.kernels.cpu import forward as cpu_forward, threads as cpu_threads
 
 from helpers import DTYPES, assert_close, kernel_rtol
 

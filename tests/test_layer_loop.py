@@ -1,5 +1,5 @@
 """The layer loop is written twice: host-driven in kernels/layer_loop.py (the reference and CUDA
-epochs, ``Sequential``) and compiled in kernels/cpu_epoch.py. Both must compute the same batch
+epochs, ``Sequential``) and compiled in kernels/cpu/epoch.py. Both must compute the same batch
 gradient: dropout on every hidden layer or none, penalties or none, and every loss (the
 logits-form losses hand the output layer dL/dz, the others dL/da)."""
 

@@ -18,7 +18,9 @@ import numba
 import numpy as np
 import pytest
 
-from fastbp.kernels import codes, cpu, cpu_activations, cpu_epoch, cpu_losses, cpu_tables
+from fastbp.kernels import codes, cpu
+from fastbp.kernels.cpu import activations as cpu_activations, epoch as cpu_epoch
+from fastbp.kernels.cpu import losses as cpu_losses, tables as cpu_tables
 
 F32 = np.float32
 

@@ -3,7 +3,7 @@
 import threading
 
 import pytest
-from fastbp.kernels.cpu_threads import thread_budget, thread_count
+from fastbp.kernels.cpu.threads import thread_budget, thread_count
 
 
 def test_budget_holds_for_its_thread_only_and_nests():

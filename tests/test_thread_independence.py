@@ -1,7 +1,7 @@
 """Weights after training do not depend on the thread count or on how the process was started.
 
 The CPU epoch cuts a batch into row shards by its size and the machine's cores, never by the
-threads it runs on (kernels/cpu_threads.py, ``split``). Here the machine is made to look like it
+threads it runs on (kernels/cpu/threads.py, ``split``). Here the machine is made to look like it
 has three cores, so every batch is cut into three shards on any machine, and one, two and three
 threads (``NUMBA_NUM_THREADS``) must give bitwise the same weights, as must a fit in a child
 started by fork (after the parent trained), spawn and forkserver.
@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent("""
 
     def train(optimizer):
         import fastbp
-        from fastbp.kernels import cpu_threads
+        from fastbp.kernels.cpu import threads as cpu_threads
 
         cpu_threads.machine_cores = lambda: 3  # three shards a batch, whatever the machine
         rows, batch = 600, 256

@@ -1,6 +1,6 @@
 """The GEMM fastbp is measured against: cuBLAS through PyTorch or CuPy, NumPy in the dry run.
 
-Every baseline has the interface of :class:`fastbp.kernels.cuda_bench.ForwardGemm` (``poison``,
+Every baseline has the interface of :class:`fastbp.kernels.cuda.bench.ForwardGemm` (``poison``,
 ``launch``, ``result``, ``timer``, ``close``), so the GEMM step validates and times all contenders
 with the same code.
 """

@@ -10,7 +10,7 @@ import traceback
 
 import numpy as np
 
-from fastbp.kernels import cuda_bench
+from fastbp.kernels.cuda import bench as cuda_bench
 
 from . import gemm_baselines, timing, validation
 from .results import finish, step_arguments

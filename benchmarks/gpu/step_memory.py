@@ -7,7 +7,7 @@ cleared. The difference between the last two is what the backend's caches keep b
 """
 
 import fastbp
-from fastbp.kernels import cuda_bench
+from fastbp.kernels.cuda import bench as cuda_bench
 
 from ..training_cases import fastbp_model
 from .results import finish, step_arguments

@@ -10,7 +10,7 @@ import time
 import traceback
 
 import fastbp
-from fastbp.kernels import cuda_bench
+from fastbp.kernels.cuda import bench as cuda_bench
 
 from ..baselines import gemm_flops_per_epoch
 from ..training_cases import CASES, case_data, fastbp_model

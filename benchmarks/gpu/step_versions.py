@@ -51,7 +51,7 @@ def torch_cuda():
 def device_facts():
     """fastbp's view of the device, or the error that stops fastbp from seeing it."""
     try:
-        from fastbp.kernels import cuda_bench
+        from fastbp.kernels.cuda import bench as cuda_bench
 
         return cuda_bench.device_facts()
     except Exception as exc:  # the other facts are what explains such an error

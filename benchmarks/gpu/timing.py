@@ -2,7 +2,7 @@
 
 A timer is any object with ``once()`` (seconds of one synchronized call) and ``window(inner)``
 (seconds of ``inner`` back-to-back calls, device-timed where the contender can) and a ``clock``
-string; fastbp's comes from :mod:`fastbp.kernels.cuda_bench`, the baselines' from
+string; fastbp's comes from :mod:`fastbp.kernels.cuda.bench`, the baselines' from
 :mod:`benchmarks.gpu.gemm_baselines`.
 """
 

@@ -15,7 +15,7 @@ training and takes it back afterwards:
 
 So the epoch threads of all fastbp tasks in a worker process, plus the worker's other running
 tasks, never exceed ``nthreads``, and at most one epoch in the process runs on several threads at
-a time. Two would share the epoch thread pool of :mod:`fastbp.kernels.cpu_threads`, whose threads
+a time. Two would share the epoch thread pool of :mod:`fastbp.kernels.cpu.threads`, whose threads
 take work in the order it arrives: two epochs of two threads each would take turns, and two of
 three or more, handing out their work at the same moment, could each hold a pool thread that
 waits for work queued behind the other's, for ever. BLAS is held to one thread in the whole worker process, as
@@ -28,7 +28,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from ..kernels import cpu_threads
+from ..kernels.cpu import threads as cpu_threads
 
 _turns = threading.Condition()
 _granted = {}  # thread id -> threads granted to the fastbp task running on that thread

@@ -56,7 +56,7 @@ def _blas():
 
 
 def _threading():
-    from ..kernels.cpu_threads import thread_count
+    from ..kernels.cpu.threads import thread_count
 
     # the CPU epoch runs on Python threads of its own, not on Numba's threading layer
     return (f"{thread_count()} epoch threads (numba.get_num_threads(); of {os.cpu_count()} "

@@ -15,8 +15,8 @@ import time
 import numpy as np
 from numba import cuda
 
-from . import cuda_config, cuda_epoch, cuda_gemm, cuda_ops
-from .codes import IDENTITY
+from . import config as cuda_config, epoch as cuda_epoch, gemm as cuda_gemm, ops as cuda_ops
+from ..codes import IDENTITY
 
 #: Launch geometry for runs in the simulator, which runs every CUDA thread as a Python thread:
 #: blocks of at most 16 threads instead of 256 keep a dry run of the script to seconds. The same
@@ -35,7 +35,7 @@ def in_simulator():
 
 @contextlib.contextmanager
 def launch_config(values):
-    """Run the block with the :mod:`~fastbp.kernels.cuda_config` names in ``values`` set.
+    """Run the block with the :mod:`~fastbp.kernels.cuda.config` names in ``values`` set.
 
     Parameters
     ----------
@@ -209,7 +209,7 @@ class ForwardGemm:
     a, b : numpy.ndarray
         Host operands of one dtype, shapes ``(m, k)`` and ``(k, n)``.
     variant : {1, 2}
-        The GEMM of :mod:`fastbp.kernels.cuda_gemm`: 1 plain tiling, 2 register blocking.
+        The GEMM of :mod:`fastbp.kernels.cuda.gemm`: 1 plain tiling, 2 register blocking.
     """
 
     def __init__(self, a, b, variant):

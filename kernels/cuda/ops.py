@@ -11,9 +11,9 @@ constants and a Python int never triggers a second compilation.
 import numpy as np
 from numba import cuda
 
-from . import cuda_config
-from .codes import ACTIVATION_NAMES, IDENTITY, LOSS_NAMES, MSE, SOFTMAX, SQUARED_ERROR
-from .cuda_elementwise import (
+from . import config as cuda_config
+from ..codes import ACTIVATION_NAMES, IDENTITY, LOSS_NAMES, MSE, SOFTMAX, SQUARED_ERROR
+from .elementwise import (
     activation_elementwise,
     column_sums,
     delta_elementwise,
@@ -22,9 +22,9 @@ from .cuda_elementwise import (
     softmax_backward_rows,
     softmax_rows,
 )
-from .cuda_gemm import gemm
-from .cuda_launch import blocks_for, launch
-from .cuda_training import (
+from .gemm import gemm
+from .launch import blocks_for, launch
+from .training import (
     adam_step,
     dropout_mask,
     multiply_in_place,
@@ -32,7 +32,7 @@ from .cuda_training import (
     penalty_partials,
     sgd_step,
 )
-from .reference import adam_learning_rate  # plain host arithmetic, shared by every backend
+from ..reference import adam_learning_rate  # plain host arithmetic, shared by every backend
 
 __all__ = [
     "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",

@@ -1,7 +1,7 @@
 """The CPU backend's per-activation, per-loss and per-optimizer kernels, compiled on first use.
 
-Every body in :mod:`~fastbp.kernels.cpu_activations`, :mod:`~fastbp.kernels.cpu_losses` and
-:mod:`~fastbp.kernels.cpu_training` is compiled for one dtype, with an explicit signature, the first
+Every body in :mod:`~fastbp.kernels.cpu.activations`, :mod:`~fastbp.kernels.cpu.losses` and
+:mod:`~fastbp.kernels.cpu.training` is compiled for one dtype, with an explicit signature, the first
 time a model needs it, and cached on disk like every Numba function of this package. Compiled code
 that must choose among them at run time (the dense layer, the epoch) takes a *table*: an int64
 array with the address of one compiled kernel per code, and calls an entry with :func:`call_3`,
@@ -20,13 +20,13 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from . import cpu_activations as act
-from . import cpu_losses as lss
-from . import cpu_training as trn
-from .codes import (ACTIVATION_CODES, ADAM, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, ELU, EXP, GELU,
+from . import activations as act
+from . import losses as lss
+from . import training as trn
+from ..codes import (ACTIVATION_CODES, ADAM, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, ELU, EXP, GELU,
                     IDENTITY, LEAKY_RELU, LOSS_CODES, MSE, OPTIMIZER_CODES, POISSON, RELU, SGD,
                     SIGMOID, SOFTMAX, SOFTPLUS, SQUARED_ERROR, TANH)
-from .disk_cache import check_once
+from ..disk_cache import check_once
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
@@ -95,7 +95,7 @@ def kernel(table, code, dtype):
         with _lock:  # one compile per kernel, whichever thread asks first
             found = _kernels.get(key)
             if found is None:
-                # called through its address only: no wrappers for Python (see cpu_epoch.py)
+                # called through its address only: no wrappers for Python (see cpu/epoch.py)
                 found = numba.njit(signature(numba.from_dtype(dtype)), cache=True, nogil=True,
                                    error_model="numpy", no_cpython_wrapper=True,
                                    no_cfunc_wrapper=True)(bodies[code])

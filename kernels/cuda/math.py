@@ -11,7 +11,7 @@ import math
 import numpy as np
 from numba import cuda
 
-from .codes import (
+from ..codes import (
     BINARY_CROSS_ENTROPY,
     CROSS_ENTROPY,
     ELU,

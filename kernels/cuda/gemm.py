@@ -6,7 +6,7 @@ through its indices, never copied: tiles are staged in shared memory as ``tile[p
 the reduction), and each tile loader walks the operand's contiguous axis with consecutive threads,
 so global loads coalesce whichever way the operand is stored.
 
-Two variants, chosen by :data:`fastbp.kernels.cuda_config.GEMM_VARIANT`:
+Two variants, chosen by :data:`fastbp.kernels.cuda.config.GEMM_VARIANT`:
 
 1. plain tiling: ``TILE x TILE`` threads, one output each;
 2. register blocking: each thread accumulates ``THREAD_M x THREAD_N`` outputs in registers from
@@ -24,9 +24,9 @@ import functools
 
 from numba import cuda
 
-from . import cuda_config
-from .cuda_launch import MAX_BLOCK_THREADS, blocks_for, launch
-from .cuda_math import activate
+from . import config as cuda_config
+from .launch import MAX_BLOCK_THREADS, blocks_for, launch
+from .math import activate
 
 #: form -> (A read transposed, B read transposed, fused bias-and-activation epilogue)
 FORMS = {
@@ -35,7 +35,7 @@ FORMS = {
     "inputs": (False, True, False),   # dx = delta @ W.T
 }
 
-#: The argument kinds of every GEMM kernel (see :mod:`fastbp.kernels.cuda_launch`):
+#: The argument kinds of every GEMM kernel (see :mod:`fastbp.kernels.cuda.launch`):
 #: ``(out, pre, a, b, bias, activation)``; the unfused forms ignore ``pre``, ``bias`` and
 #: ``activation``.
 KINDS = "MMMMVi"
@@ -200,7 +200,7 @@ def gemm(form, out, pre, a, b, bias, activation, variant=None):
     bias : device array, shape (n,); read only by the forward form
     activation : int
     variant : {1, 2} or None
-        None takes :data:`~fastbp.kernels.cuda_config.GEMM_VARIANT`.
+        None takes :data:`~fastbp.kernels.cuda.config.GEMM_VARIANT`.
     """
     # out, pre (m, n) <- op(a) (m, k) @ op(b) (k, n) [+ bias (n,), act]
     kernel, (block_m, block_n), n_threads = configured(form, variant)

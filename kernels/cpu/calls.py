@@ -3,12 +3,12 @@
 A Numba function links the code of every jitted function it calls into its own and optimises and
 compiles it all again: the epoch worker re-did the whole of the shard pass and the update, about
 60% of its code, on every cold start. Here the epoch worker calls them at an address it is handed
-at run time (as :mod:`fastbp.kernels.cpu_tables` does for the per-activation kernels), and each
+at run time (as :mod:`fastbp.kernels.cpu.tables` does for the per-activation kernels), and each
 part is compiled, and cached, once on its own.
 
 An address carries no type, so each call checks at compile time that the argument types the
 epoch worker passes are those the part was compiled for (:func:`expect`, set by
-:func:`fastbp.kernels.cpu_epoch._entry_point` before it compiles the worker): a mismatch is a
+:func:`fastbp.kernels.cpu.epoch._entry_point` before it compiles the worker): a mismatch is a
 compile error, never a call with the wrong layout.
 """
 
@@ -16,7 +16,7 @@ from numba import types
 from numba.core.errors import TypingError
 from numba.extending import intrinsic
 
-from .cpu_tables import call_at_address
+from .tables import call_at_address
 
 _expected = {}  # part -> the argument types its address was compiled for
 

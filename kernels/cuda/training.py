@@ -1,7 +1,7 @@
 """CUDA kernels of training: penalties, dropout, optimizer updates and mini-batch assembly.
 
 The optimizer kernels take a ``halt`` flag (an int64 device scalar) and leave every parameter alone
-once it is set: :func:`fastbp.kernels.cuda_epoch.train_epoch` queues a whole epoch without waiting
+once it is set: :func:`fastbp.kernels.cuda.epoch.train_epoch` queues a whole epoch without waiting
 for the host, and a non-finite batch loss (found on the device, by ``finish_batch_loss``) must stop
 the updates exactly where the CPU trainer stops. Reductions write float64 partial sums at
 ``partial[at + block]`` so that one buffer collects the loss and every layer's penalty of a batch.
@@ -12,8 +12,8 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from .cuda_launch import MAX_BLOCK_THREADS, kernel
-from .cuda_math import block_total
+from .launch import MAX_BLOCK_THREADS, kernel
+from .math import block_total
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

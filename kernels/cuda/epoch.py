@@ -13,10 +13,11 @@ import math
 import numpy as np
 from numba import cuda
 
-from . import cuda_config, layer_loop
-from .codes import ADAM
-from .cuda_launch import launch
-from .cuda_ops import (
+from . import config as cuda_config
+from .. import layer_loop
+from ..codes import ADAM
+from .launch import launch
+from .ops import (
     adam_learning_rate,
     launch_adam,
     launch_loss_partials,
@@ -25,10 +26,10 @@ from .cuda_ops import (
     per_item,
     reduction_blocks,
 )
-from .cuda_training import batch_weights, finish_batch_loss, gather_rows
-from .layer_loop import LayerBuffers
-from .layout import parameter_views
-from .records import Network
+from .training import batch_weights, finish_batch_loss, gather_rows
+from ..layer_loop import LayerBuffers
+from ..layout import parameter_views
+from ..records import Network
 
 
 class _Workspace(LayerBuffers):
@@ -45,7 +46,7 @@ class _Workspace(LayerBuffers):
 def _cuda():
     """This backend's face, whose functions the layer loop calls (imported late: it imports this
     module)."""
-    from . import cuda as backend
+    from .. import cuda as backend
 
     return backend
 

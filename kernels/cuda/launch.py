@@ -1,7 +1,7 @@
 """How the CUDA kernels are declared and launched: the kernel registry and the launch helper.
 
 Every kernel of :mod:`fastbp.kernels.cuda` is made by :func:`kernel` (or, for the GEMMs, by the
-factories of :mod:`fastbp.kernels.cuda_gemm`), so :func:`fastbp.kernels.cuda.ptx_targets` can list
+factories of :mod:`fastbp.kernels.cuda.gemm`), so :func:`fastbp.kernels.cuda.ptx_targets` can list
 them all, with their argument types, for the PTX compilation check.
 """
 
@@ -10,7 +10,7 @@ import warnings
 from numba import cuda, types
 from numba.cuda.core.errors import NumbaPerformanceWarning
 
-from .disk_cache import check_once
+from ..disk_cache import check_once
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
@@ -52,7 +52,7 @@ def kernel(kinds, uses_float64=False):
         float32 data without a float64 instruction.
     """
     # Cached on disk like the CPU kernels. Numba checks only the kernel's own file for changes, so
-    # after editing a device function in cuda_math.py delete kernels/__pycache__ (developers only).
+    # after editing a device function in cuda/math.py delete kernels/__pycache__ (developers only).
     def decorate(fn):
         compiled = cuda.jit(cache=True)(fn)
         KERNELS[fn.__name__] = (compiled, kinds, uses_float64)

@@ -10,10 +10,10 @@ thread count nor on scheduling.
 
 Each thread runs :func:`_epoch_worker` over the whole epoch, taking the open phase's shards, then
 its chunks, its own first, until none is left; the worker that finishes a phase opens the next
-(:mod:`fastbp.kernels.cpu_threads`, :mod:`fastbp.kernels.cpu_sync`). A thread that another
+(:mod:`fastbp.kernels.cpu.threads`, :mod:`fastbp.kernels.cpu.sync`). A thread that another
 process keeps off its core holds up no one unless it holds a task, and the threads that run do the
 rest. The activation, loss and optimizer kernels come in tables of function pointers
-(:mod:`fastbp.kernels.cpu_tables`), so this module compiles once per dtype, whatever the network.
+(:mod:`fastbp.kernels.cpu.tables`), so this module compiles once per dtype, whatever the network.
 
 Workspaces (each worker's layer buffers, each shard's gradient) are allocated in Python once per
 call, never per step; a worker's buffers are one flat array and views of it, not lists of arrays
@@ -29,16 +29,17 @@ import numba
 import numpy as np
 from numba import njit
 
-from . import cpu_calls, cpu_tables, layout
-from .cpu_tables import call_3, call_4_float64, call_5, call_7
-from .codes import IDENTITY, LOGIT_LOSSES
-from .cpu_blas import affine, gemm
-from .cpu_calls import call_train_rows, call_update_chunk
-from .cpu_sync import atomic_add, take, wait_for
-from .cpu_threads import training_session, pool, split
-from .records import Batches, TrainingState
-from .cpu_training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
-from .disk_cache import check_once
+from . import calls as cpu_calls, tables as cpu_tables
+from .. import layout
+from .tables import call_3, call_4_float64, call_5, call_7
+from ..codes import IDENTITY, LOGIT_LOSSES
+from .blas import affine, gemm
+from .calls import call_train_rows, call_update_chunk
+from .sync import atomic_add, take, wait_for
+from .threads import training_session, pool, split
+from ..records import Batches, TrainingState
+from .training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
+from ..disk_cache import check_once
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
@@ -62,14 +63,14 @@ class NetworkLayout(NamedTuple):
 
 
 class Kernels(NamedTuple):
-    """Tables of compiled kernels' addresses, indexed by code (:mod:`fastbp.kernels.cpu_tables`)."""
+    """Tables of compiled kernels' addresses, indexed by code (:mod:`fastbp.kernels.cpu.tables`)."""
     forward: np.ndarray         # int64 (activation codes,)
     backward: np.ndarray        # int64 (activation codes,)
     loss_forward: np.ndarray    # int64 (loss codes,)
     loss_backward: np.ndarray   # int64 (loss codes,)
     optimizer_step: np.ndarray  # int64 (optimizer codes,)
     parts: np.ndarray           # int64 (2,): _train_rows and _update_chunk compiled for the types
-    #                             of the epoch's arguments (:func:`_entry_point`, kernels/cpu_calls.py)
+    #                             of the epoch's arguments (:func:`_entry_point`, kernels/cpu/calls.py)
 
 
 class Dropout(NamedTuple):
@@ -82,7 +83,7 @@ class Dropout(NamedTuple):
 class Update(NamedTuple):
     """How the parameters move: the optimizer, its own hyperparameters, the penalties."""
     optimizer: int         # optimizer code
-    hyper: np.ndarray      # float64: :func:`fastbp.kernels.cpu_training.optimizer_hyper`
+    hyper: np.ndarray      # float64: :func:`fastbp.kernels.cpu.training.optimizer_hyper`
     lr: float
     l2: float
     l1: float
@@ -281,7 +282,7 @@ _DONE, _OPEN, _STOP, _STOPPED_AT = range(4)
 @njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
 def _epoch_worker(worker, network, kernels, data, update, state, workspace, dropout, step):
     # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); every worker takes
-    # the open phase's tasks, its own first, until none is left (kernels/cpu_sync.py); returns
+    # the open phase's tasks, its own first, until none is left (kernels/cpu/sync.py); returns
     # (mean loss, steps taken)
     shard_grads, losses, penalties = workspace.shard_grads, workspace.losses, workspace.penalties
     sync, tally, taken = workspace.sync, workspace.tally, workspace.taken
@@ -368,9 +369,9 @@ def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps
     """One epoch of mini-batch training in compiled code; see the reference for the parameters.
 
     Each batch is split into row shards across ``numba.get_num_threads()`` threads where
-    :func:`fastbp.kernels.cpu_threads.training_session` allows, with BLAS held to one thread for the
+    :func:`fastbp.kernels.cpu.threads.training_session` allows, with BLAS held to one thread for the
     call. The same seed gives bitwise the same weights whatever the thread count: the batches'
-    split is fixed by their size and the machine's cores (:func:`~fastbp.kernels.cpu_threads.split`).
+    split is fixed by their size and the machine's cores (:func:`~fastbp.kernels.cpu.threads.split`).
 
     Returns
     -------
@@ -389,7 +390,7 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
     shards and the update into ``n_chunks`` parameter chunks, on ``threads`` threads (at most
     ``max(n_shards, n_chunks)``, which is the default). The weights depend on the shards and
     chunks, not on the threads. Callers hold BLAS to one thread
-    (:func:`~fastbp.kernels.cpu_threads.training_session`) when running on more than one."""
+    (:func:`~fastbp.kernels.cpu.threads.training_session`) when running on more than one."""
     state, network, batches, optimizer, penalty, dropout_seed, steps_taken = arguments
     n_workers = max(n_shards, n_chunks)
     if threads is not None:

@@ -1,6 +1,6 @@
 """Loss kernels of the CPU backend: one forward and one backward body per loss.
 
-Compiled per dtype on first use by :mod:`fastbp.kernels.cpu_tables`, like the activations.
+Compiled per dtype on first use by :mod:`fastbp.kernels.cpu.tables`, like the activations.
 Forward bodies take ``(pre, out, y, weight)`` and return the weighted loss of the batch as a
 float64 (each term in the arrays' dtype, the ``n * k``-term sum in float64 on purpose, so a large
 float32 batch keeps its digits); backward bodies take ``(grad, pre, out, y, weight)`` and write
@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .disk_cache import check_once
+from ..disk_cache import check_once
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 

@@ -2,9 +2,9 @@
 
 Same names and argument order as :mod:`fastbp.kernels.cpu`; arrays are numba device arrays (move
 them with :func:`to_device` / :func:`to_host`), outputs preallocated and passed first. The
-functions are host launchers (:mod:`~fastbp.kernels.cuda_ops`, :mod:`~fastbp.kernels.cuda_epoch`)
+functions are host launchers (:mod:`~fastbp.kernels.cuda.ops`, :mod:`~fastbp.kernels.cuda.epoch`)
 that queue kernels on the default stream; kernels compile lazily, once per dtype, and block sizes
-and tile shapes come from :mod:`fastbp.kernels.cuda_config`. See :mod:`fastbp.kernels` for the
+and tile shapes come from :mod:`fastbp.kernels.cuda.config`. See :mod:`fastbp.kernels` for the
 shared conventions.
 
 Importing this module needs numba-cuda but no GPU; :func:`fastbp.kernels.cuda_device.check_device`
@@ -16,9 +16,9 @@ import contextlib
 import numpy as np
 from numba import cuda
 
-from . import cuda_gemm, cuda_launch
-from .cuda_epoch import train_epoch
-from .cuda_ops import (
+from . import gemm as cuda_gemm, launch as cuda_launch
+from .epoch import train_epoch
+from .ops import (
     activation_backward,
     activation_forward,
     adam_learning_rate,

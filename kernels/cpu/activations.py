@@ -1,6 +1,6 @@
 """Activation kernels of the CPU backend: one forward and one backward body per activation.
 
-Each body is plain Python, compiled by :mod:`fastbp.kernels.cpu_tables` for one dtype when a model
+Each body is plain Python, compiled by :mod:`fastbp.kernels.cpu.tables` for one dtype when a model
 first uses that activation, so a network pays the JIT time of its own activations only. Forward
 bodies take ``(out, z, pre)`` and write ``act(z)`` to ``out`` (which may be ``z``; ``pre`` is unused
 and keeps one signature for the table); backward bodies take ``(grad, out, pre)`` and turn dL/da
@@ -12,8 +12,8 @@ import math
 
 from numba import njit
 
-from .codes import LEAKY_RELU_SLOPE
-from .disk_cache import check_once
+from ..codes import LEAKY_RELU_SLOPE
+from ..disk_cache import check_once
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 

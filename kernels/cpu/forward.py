@@ -16,7 +16,7 @@ claim chunks one at a time from a shared counter rather than each taking a fixed
 other processes slow the cores down unevenly, a thread with a fixed share of the batch leaves the
 others idle for part of the call.
 
-Why chunks on the epoch's pool (:mod:`fastbp.kernels.cpu_threads`) rather than BLAS's own threads:
+Why chunks on the epoch's pool (:mod:`fastbp.kernels.cpu.threads`) rather than BLAS's own threads:
 the batch prediction of ``benchmarks/test_prediction.py`` (20,000 rows through 100-256-128-10,
 against the FLOPs at the rate of a 2048-square matmul) runs near that rate split into chunks on
 these threads, but markedly slower as one call on OpenBLAS's threads, and OpenBLAS's threads on
@@ -27,12 +27,12 @@ import threading
 
 import numpy as np
 
-from . import cpu_tables
-from .cpu_blas import affine, affine_row
-from .cpu_epoch import jit
-from .cpu_sync import atomic_add
-from .cpu_tables import call_3
-from .cpu_threads import training_session, pool
+from . import tables as cpu_tables
+from .blas import affine, affine_row
+from .epoch import jit
+from .sync import atomic_add
+from .tables import call_3
+from .threads import training_session, pool
 
 #: Rows that go through every layer together: 256 rows of the widest layer of the benchmark's
 #: 100-256-128-10 network (256 KB in float32, double-buffered) stay in a core's L2 cache.

@@ -2,13 +2,13 @@
 
 This module is the backend's face; the code lives in its kernel files:
 
-* :mod:`~fastbp.kernels.cpu_activations`, :mod:`~fastbp.kernels.cpu_losses` and the optimizer
-  steps of :mod:`~fastbp.kernels.cpu_training`: one small body per activation, loss and optimizer,
-  compiled per dtype when first used (:mod:`~fastbp.kernels.cpu_tables`);
-* :mod:`~fastbp.kernels.cpu_blas`: the GEMMs, BLAS called straight from compiled code;
-* :mod:`~fastbp.kernels.cpu_training`: penalties, dropout, the optimizer updates;
-* :mod:`~fastbp.kernels.cpu_epoch`: a whole epoch in compiled code, across threads;
-* :mod:`~fastbp.kernels.cpu_forward`: inference, the whole network in one compiled call, across
+* :mod:`~fastbp.kernels.cpu.activations`, :mod:`~fastbp.kernels.cpu.losses` and the optimizer
+  steps of :mod:`~fastbp.kernels.cpu.training`: one small body per activation, loss and optimizer,
+  compiled per dtype when first used (:mod:`~fastbp.kernels.cpu.tables`);
+* :mod:`~fastbp.kernels.cpu.blas`: the GEMMs, BLAS called straight from compiled code;
+* :mod:`~fastbp.kernels.cpu.training`: penalties, dropout, the optimizer updates;
+* :mod:`~fastbp.kernels.cpu.epoch`: a whole epoch in compiled code, across threads;
+* :mod:`~fastbp.kernels.cpu.forward`: inference, the whole network in one compiled call, across
   threads (``Inference``: a backend without it runs :func:`dense_forward` layer by layer).
 
 The compiled kernels take C-contiguous arrays; the functions here accept any layout, as the
@@ -19,15 +19,15 @@ arrays' dtype (``x.dtype.type(c)``) so a float32 kernel never computes in float6
 
 import numpy as np
 
-from . import cpu_tables
-from .cpu_tables import call_3, call_4_float64, call_5
-from .cpu_blas import affine, gemm
-from .cpu_epoch import _column_sums, inline, jit, train_epoch
-from .cpu_threads import training_session
-from .cpu_forward import Forward as Inference
-from .cpu_training import (adam_learning_rate, adam_update, dropout_backward, dropout_forward,
+from . import tables as cpu_tables
+from .tables import call_3, call_4_float64, call_5
+from .blas import affine, gemm
+from .epoch import _column_sums, inline, jit, train_epoch
+from .threads import training_session
+from .forward import Forward as Inference
+from .training import (adam_learning_rate, adam_update, dropout_backward, dropout_forward,
                            penalty_backward, penalty_forward, sgd_update)
-from .host_memory import copy_to_device, empty, to_device, to_host
+from ..host_memory import copy_to_device, empty, to_device, to_host
 
 __all__ = [
     "Inference", "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",

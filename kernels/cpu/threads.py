@@ -3,7 +3,7 @@
 :func:`fastbp.kernels.cpu.train_epoch` runs one compiled, GIL-free worker per thread: the calling
 thread and ``threads - 1`` threads of a small pool kept for the process. The workers share out each
 mini-batch's row shards, then its chunks of the update, as tasks, each its own first
-(:func:`fastbp.kernels.cpu_sync.take`). Each shard calls BLAS itself, which only pays when every
+(:func:`fastbp.kernels.cpu.sync.take`). Each shard calls BLAS itself, which only pays when every
 BLAS call stays on its calling thread (an OpenBLAS with its own worker threads, called from two
 threads at once, stalls for milliseconds a call), so BLAS is held to one thread (threadpoolctl)
 while an epoch runs; where threadpoolctl cannot hold the BLAS that Numba calls (SciPy's), the epoch
@@ -127,7 +127,7 @@ def pool(workers):
 def _blas():
     """threadpoolctl's handle on the BLAS libraries loaded, SciPy's (Numba's) among them."""
     if _state["blas"] is None:
-        from . import cpu_blas  # noqa: F401  (loads the BLAS Numba calls, if not yet)
+        from . import blas  # noqa: F401  (loads the BLAS Numba calls, if not yet)
         from threadpoolctl import ThreadpoolController
         _state["blas"] = ThreadpoolController().select(user_api="blas")
     return _state["blas"]

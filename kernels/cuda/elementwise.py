@@ -10,8 +10,8 @@ import math
 import numpy as np
 from numba import cuda, float64
 
-from .cuda_launch import MAX_BLOCK_THREADS, kernel
-from .cuda_math import activate, block_total, delta, reduce_rows, row_loss
+from .launch import MAX_BLOCK_THREADS, kernel
+from .math import activate, block_total, delta, reduce_rows, row_loss
 
 
 @kernel("MMi")

@@ -2,7 +2,7 @@
 
 ``penalty_*``, ``dropout_*``, ``sgd_update``, ``adam_update`` and ``adam_learning_rate`` are the
 backend interface (see :mod:`fastbp.kernels.reference`). ``sgd_step`` and ``adam_step`` are the
-bodies the compiled epoch calls through :mod:`fastbp.kernels.cpu_tables`: one signature
+bodies the compiled epoch calls through :mod:`fastbp.kernels.cpu.tables`: one signature
 ``(theta, grad, moment_1, moment_2, hyper, lr, step)`` for every optimizer, where ``hyper`` is
 the optimizer's own float64 record (:func:`optimizer_hyper`), so a new optimizer compiles its own
 small kernel rather than a new epoch.
@@ -13,8 +13,8 @@ import math
 import numpy as np
 from numba import njit
 
-from .codes import ADAM, SGD
-from .disk_cache import check_once
+from ..codes import ADAM, SGD
+from ..disk_cache import check_once
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 

@@ -14,7 +14,7 @@ import sys
 from numba import njit, types
 from numba.np.linalg import ensure_blas
 
-from .disk_cache import check_once
+from ..disk_cache import check_once
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
