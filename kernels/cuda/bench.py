@@ -1,7 +1,7 @@
 """Measurement hooks for the GPU benchmark script: device facts, memory, timed GEMM launches.
 
 Everything the script needs from numba-cuda goes through here, so no CUDA call lives outside
-``kernels/cuda*.py``. It works the same on a GPU and in numba-cuda's simulator, where the facts the
+``kernels/cuda/``. It works the same on a GPU and in numba-cuda's simulator, where the facts the
 simulator cannot give (memory, driver, event times) come back as ``None`` or fall back to a host
 clock, and say so.
 """
