@@ -4,6 +4,8 @@
 scikit-learn estimators import on first access.
 """
 
+from importlib.metadata import version as _distribution_version
+
 from .errors import DeviceError, DivergenceError, ModelFileError
 from .layers import Dense, NotBuiltError
 from . import callbacks, schedules
@@ -22,7 +24,8 @@ from .training.history import History
 from .training.optimizers import SGD, Adam
 from .training.stopping import EarlyStopping
 
-__version__ = "0.1.0"
+#: The installed distribution's version: pyproject.toml is the one place it is written.
+__version__ = _distribution_version("fastbp")
 
 __all__ = ["SGD", "Adam", "Callback", "Constant", "CosineAnnealing", "Dense", "DeviceError",
            "DivergenceError", "EarlyStopping", "History", "InvScaling", "LinearWarmup",
