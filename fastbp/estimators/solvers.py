@@ -41,7 +41,8 @@ class Solvers:
         Everything a refused call may have replaced (the network, ``classes_``, the optimizer and
         the stopping state) is rebound to a new object rather than changed in place before
         training starts, so restoring the attribute dict restores the estimator. A fit that
-        diverges has trained: it keeps the last weights with finite output instead.
+        diverges keeps what it set up instead (with a stochastic solver, the network holds the
+        weights from before its :meth:`fastbp.Sequential.fit` call, which undoes itself).
         """
         saved = dict(self.__dict__)
         try:

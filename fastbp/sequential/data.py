@@ -18,8 +18,12 @@ def check_targets(y, n_samples, n_outputs, loss, dtype):
     Raises
     ------
     TypeError
-        For non-numeric targets; for strings, the message names the two ways to use them.
+        For ``y=None`` and non-numeric targets; for strings, the message names the two ways to
+        use them.
     """
+    if y is None:
+        raise TypeError("y is None, but targets are needed here: an array of shape (n_samples,) "
+                        "or (n_samples, n_outputs)")
     try:
         return check_y(y, n_samples, n_outputs, loss, dtype)
     except TypeError as error:

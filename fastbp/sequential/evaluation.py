@@ -115,7 +115,7 @@ class Evaluation:
         -------
         float
         """
-        return self._loss(*self.prepare(X, y, sample_weight), self._device_parameters())[0]
+        return self._loss(*self._prepare_labelled(X, y, sample_weight), self._device_parameters())[0]
 
     def gradients(self, X, y, sample_weight=None):
         """Every parameter's gradient by backpropagation: one forward and one backward pass.
@@ -134,5 +134,5 @@ class Evaluation:
         list of (dW, db)
             In layer order; ``dW`` of shape (n_in, n_out), ``db`` of shape (n_out,).
         """
-        _, gradient = self.loss_and_gradient(*self.prepare(X, y, sample_weight))
+        _, gradient = self.loss_and_gradient(*self._prepare_labelled(X, y, sample_weight))
         return self.layer_views(gradient)

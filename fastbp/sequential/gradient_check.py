@@ -55,7 +55,7 @@ class GradientCheck:
         """
         eps = default_difference_step(self.dtype) if eps is None else \
             check_positive_float("eps", eps)
-        X, Y, w = self.prepare(X, y, sample_weight)
+        X, Y, w = self._prepare_labelled(X, y, sample_weight)
         self._check_difference_step(eps)
         theta = self._kernels.to_device(self._theta)  # the model's own vector on a host backend
         params = self.layer_views(theta)

@@ -52,6 +52,15 @@ class Passes:
         if y is None:
             self._build_for(X)
             return self._kernels.to_device(X)
+        return self._labelled(X, y, sample_weight)
+
+    def _prepare_labelled(self, X, y, sample_weight):
+        """:meth:`prepare` for the methods that need targets (``loss``, ``gradients``, ``step``,
+        ...): there ``y=None`` is refused with a TypeError, not read as "``X`` alone"."""
+        return self._labelled(check_X(X, self._width_for(X), self.dtype), y, sample_weight)
+
+    def _labelled(self, X, y, sample_weight):
+        """Checked ``X`` with its checked targets and weights, in the backend's memory."""
         Y = check_targets(y, X.shape[0], self.n_outputs, self._loss_code, self.dtype)
         w = check_sample_weight(sample_weight, X.shape[0], self.dtype)
         self._build_for(X)

@@ -2,6 +2,7 @@
 (``fit``, run by :func:`fastbp.training.fit.fit`)."""
 
 import math
+import threading
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class Training:
         """
         lr = check_positive_float("lr", lr)
         rate = self._in_dtype("lr", lr)
-        args = self.prepare(X, y, sample_weight)
+        args = self._prepare_labelled(X, y, sample_weight)
         with np.errstate(over="ignore", invalid="ignore"):  # reported just below
             loss, gradient = self.loss_and_gradient(*args)
             theta = self._theta - rate * gradient
@@ -125,10 +126,12 @@ class Training:
         Raises
         ------
         DivergenceError
-            When the loss or the weights stop being finite (a ``ValueError``); the model keeps the
-            weights of the last epoch at which the training data gives a finite loss and output.
-            An early-stopping rule with ``finishes_diverging_fits`` instead records NaN for the
-            epochs left and restores its best weights.
+            When the loss or the weights stop being finite (a ``ValueError``). As with any error
+            that ends the call, the fit is undone: the model (its weights, whether it is built,
+            ``samples_seen``) and an :class:`~fastbp.Optimizer` object passed as ``optimizer``
+            (its moments and step count) are as they were before the call. An early-stopping
+            rule with ``finishes_diverging_fits`` instead records NaN for the epochs left and
+            restores its best weights, without raising.
         TypeError
             For labels given as text (strings): encode them with
             ``sklearn.preprocessing.LabelEncoder``, or use :class:`fastbp.MLPClassifier`.
@@ -150,9 +153,59 @@ class Training:
         """
         from ..training.fit import fit
 
-        return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                   schedule=schedule, shuffle=shuffle, seed=seed, sample_weight=sample_weight,
-                   alpha=alpha, l1=l1, validation_data=validation_data,
-                   validation_split=validation_split, early_stopping=early_stopping,
-                   verbose=verbose, callbacks=callbacks, class_weight=class_weight,
-                   metrics=metrics)
+        undo = self._undo_point(optimizer)
+        try:
+            return fit(self, X, y, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                       schedule=schedule, shuffle=shuffle, seed=seed, sample_weight=sample_weight,
+                       alpha=alpha, l1=l1, validation_data=validation_data,
+                       validation_split=validation_split, early_stopping=early_stopping,
+                       verbose=verbose, callbacks=callbacks, class_weight=class_weight,
+                       metrics=metrics)
+        except DivergenceError as error:
+            undo()
+            # the fit loop's message says which epoch's weights it fell back to; they are undone
+            diverged = str(error).partition(";")[0]
+            raise DivergenceError(f"{diverged}; the fit was undone: the model and the optimizer "
+                                  f"are as they were before it. Try a smaller learning "
+                                  f"rate.") from error
+        except Exception:
+            undo()
+            raise
+
+    def _undo_point(self, optimizer):
+        """A function that puts the model, and ``optimizer`` if it is an optimizer object, back
+        as they are now: the rule that a call which raises leaves everything as it was.
+
+        The attribute dicts of the model and its layers are restored (an unbuilt model becomes
+        unbuilt again, ``samples_seen`` and ``stop_training`` go back), and the weights, which
+        training writes in place, are copied back into the model's own vector.
+        """
+        from ..training.optimizers import Optimizer
+
+        attributes = dict(self.__dict__)
+        layers = [dict(vars(layer)) for layer in self.layers]
+        theta = None if self._theta is None else self._theta.copy()
+        if isinstance(optimizer, Optimizer):
+            moments = optimizer.moments
+            moments = None if moments is None else [moment.copy() for moment in moments]
+            steps = optimizer.steps
+
+        def undo():
+            self.__dict__.clear()
+            self.__dict__.update(attributes)
+            for layer, saved in zip(self.layers, layers):
+                layer.__dict__.clear()
+                layer.__dict__.update(saved)
+            if theta is None:
+                # the buffers were made for the network the fit built, which is gone
+                self._scratch = threading.local()
+            else:
+                self._theta[...] = theta
+            if isinstance(optimizer, Optimizer):
+                if moments is None:
+                    optimizer.reset()
+                else:
+                    optimizer.set_state(moments, steps)
+                optimizer.steps = steps
+
+        return undo
