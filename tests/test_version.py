@@ -1,4 +1,5 @@
-"""``fastbp.__version__`` is the installed distribution's version, written in pyproject.toml only."""
+"""``fastbp.__version__`` is the installed distribution's version, written in pyproject.toml
+only."""
 
 import importlib.metadata
 import pathlib

@@ -115,7 +115,8 @@ class Evaluation:
         -------
         float
         """
-        return self._loss(*self._prepare_labelled(X, y, sample_weight), self._device_parameters())[0]
+        data = self._prepare_labelled(X, y, sample_weight)
+        return self._loss(*data, self._device_parameters())[0]
 
     def gradients(self, X, y, sample_weight=None):
         """Every parameter's gradient by backpropagation: one forward and one backward pass.
