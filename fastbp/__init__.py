@@ -4,8 +4,6 @@
 scikit-learn estimators import on first access.
 """
 
-from importlib.metadata import version as _distribution_version
-
 from .errors import DeviceError, DivergenceError, ModelFileError
 from .layers import Dense, NotBuiltError
 from . import callbacks, schedules
@@ -24,9 +22,6 @@ from .training.history import History
 from .training.optimizers import SGD, Adam
 from .training.stopping import EarlyStopping
 
-#: The installed distribution's version: pyproject.toml is the one place it is written.
-__version__ = _distribution_version("fastbp")
-
 __all__ = ["SGD", "Adam", "Callback", "Constant", "CosineAnnealing", "Dense", "DeviceError",
            "DivergenceError", "EarlyStopping", "History", "InvScaling", "LinearWarmup",
            "MLPClassifier", "MLPRegressor", "ModelFileError", "NotBuiltError", "ReduceLROnPlateau",
@@ -40,6 +35,13 @@ _LAZY = {"MLPClassifier": ".estimators", "MLPRegressor": ".estimators", "save": 
 
 
 def __getattr__(name):
+    if name == "__version__":
+        # the installed distribution's version (pyproject.toml is the one place it is written),
+        # read on first use: the metadata lookup would cost every import some milliseconds
+        from importlib.metadata import version
+
+        found = globals()["__version__"] = version("fastbp")
+        return found
     if name in _LAZY:
         import importlib
 
@@ -48,4 +50,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})
