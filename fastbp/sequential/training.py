@@ -168,7 +168,7 @@ class Training:
             raise DivergenceError(f"{diverged}; the fit was undone: the model and the optimizer "
                                   f"are as they were before it. Try a smaller learning "
                                   f"rate.") from error
-        except BaseException:  # a second Ctrl-C escaping the fit loop's own handling too
+        except Exception:  # not KeyboardInterrupt: an interrupted fit keeps its finished epochs
             undo()
             raise
 
