@@ -22,8 +22,6 @@ from .training.history import History
 from .training.optimizers import SGD, Adam
 from .training.stopping import EarlyStopping
 
-__version__ = "0.1.0"
-
 __all__ = ["SGD", "Adam", "Callback", "Constant", "CosineAnnealing", "Dense", "DeviceError",
            "DivergenceError", "EarlyStopping", "History", "InvScaling", "LinearWarmup",
            "MLPClassifier", "MLPRegressor", "ModelFileError", "NotBuiltError", "ReduceLROnPlateau",
@@ -37,6 +35,13 @@ _LAZY = {"MLPClassifier": ".estimators", "MLPRegressor": ".estimators", "save": 
 
 
 def __getattr__(name):
+    if name == "__version__":
+        # the installed distribution's version (pyproject.toml is the one place it is written),
+        # read on first use: the metadata lookup would cost every import some milliseconds
+        from importlib.metadata import version
+
+        found = globals()["__version__"] = version("fastbp")
+        return found
     if name in _LAZY:
         import importlib
 
@@ -45,4 +50,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"__version__"})

@@ -14,15 +14,26 @@ class DeviceUnavailable(RuntimeError):
     """The CUDA kernels cannot run: numba-cuda is missing or no usable GPU was found."""
 
 
+def missing_numba_cuda():
+    """What to tell a user where the numba-cuda package is not installed; None where it is.
+
+    Numba itself still ships a deprecated built-in ``numba.cuda`` (0.60 to 0.68 at least), which
+    imports without numba-cuda but is not the API the CUDA kernels are written against: asking
+    for ``numba_cuda``, the package's own import name, is the one reliable test.
+    """
+    if importlib.util.find_spec("numba_cuda") is not None:
+        return None
+    return f"the cuda backend needs the numba-cuda package, which is not installed; {INSTALL_HINT}"
+
+
 def check_device():
     """Raise :class:`DeviceUnavailable` unless numba-cuda can launch kernels in this process.
 
     numba-cuda's simulator (``NUMBA_ENABLE_CUDASIM=1``) counts as a device.
     """
-    # numba still ships a deprecated built-in numba.cuda; only the numba-cuda package is supported
-    if importlib.util.find_spec("numba_cuda") is None:
-        raise DeviceUnavailable(f"the cuda backend needs the numba-cuda package, which is not "
-                                f"installed; {INSTALL_HINT}")
+    missing = missing_numba_cuda()
+    if missing is not None:
+        raise DeviceUnavailable(missing)
     from numba import cuda
 
     if not cuda.is_available():

@@ -132,3 +132,17 @@ def epoch_arguments(case):
             Batches(case["X"], case["Y"], case["sample_weight"], case["order"],
                     case["batch_size"]),
             settings, Penalty(case["l2"], case["l1"]), case["dropout_seed"], case["steps_taken"])
+
+
+def needs_sklearn(version, feature):
+    """Skip mark for a test that compares with a scikit-learn ``feature`` newer than the oldest
+    scikit-learn fastbp supports (pyproject.toml): it runs where scikit-learn ``version`` or later
+    is installed and, elsewhere, skips saying which feature and version it needs."""
+    import pytest
+    import sklearn
+
+    installed = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+    wanted = tuple(int(part) for part in version.split("."))
+    return pytest.mark.skipif(installed < wanted,
+                              reason=f"compares with {feature}, new in scikit-learn {version}; "
+                                     f"{sklearn.__version__} is installed")

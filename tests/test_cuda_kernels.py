@@ -175,6 +175,52 @@ def test_dense_backward_without_dx(dtype):
     assert_close(kc.to_host(d_db), db, kernel_rtol(dtype), "db")
 
 
+#: Widths of ``db`` whose column sums span three or more blocks of ``COLUMN_SUM_COLS`` columns: three
+#: full blocks, three and a ragged fourth, five with a ragged last (with two blocks, a launcher that
+#: mapped every block past the first to the second would still pass).
+SPANNING_WIDTHS = [3 * SMALL["COLUMN_SUM_COLS"], 3 * SMALL["COLUMN_SUM_COLS"] + 1,
+                   5 * SMALL["COLUMN_SUM_COLS"] - 1]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_out", SPANNING_WIDTHS)
+def test_dense_backward_bias_gradient_across_column_blocks(n_out, dtype):
+    """``db``, the column sums of delta, where the columns span 3 to 5 column-sum blocks."""
+    rng = _rng("column blocks", n_out, dtype)
+    x = rng.standard_normal((N, N_IN)).astype(dtype)
+    W = rng.standard_normal((N_IN, n_out)).astype(dtype)
+    # each column's sum its own size: a block summing another block's columns cannot agree
+    grad = (rng.standard_normal((N, n_out)) + np.arange(1, n_out + 1)).astype(dtype)
+    out = (x @ W).astype(dtype)
+    dW, db = np.empty_like(W), np.empty(n_out, dtype)
+    reference.dense_backward(None, dW, db, grad.copy(), x, W, out, out, codes.IDENTITY)
+    d_dW, d_db = _dev(np.full_like(W, np.nan)), _dev(np.full(n_out, np.nan, dtype))
+    kc.dense_backward(None, d_dW, d_db, _dev(grad), _dev(x), _dev(W), _dev(out), _dev(out),
+                      codes.IDENTITY)
+    assert_close(kc.to_host(d_db), db, kernel_rtol(dtype), "db")
+    assert_close(kc.to_host(d_dW), dW, kernel_rtol(dtype), "dW")
+
+
+@pytest.mark.usefixtures("shipped_launch_config")
+@pytest.mark.parametrize("n_rows", [1, 19])
+def test_column_sums_shipped_block_across_column_blocks(n_rows):
+    """The column-sum kernel at the shipped block (``COLUMN_SUM_COLS`` x ``COLUMN_SUM_ROWS``)
+    over three full blocks of columns and a ragged fourth; one row, and rows ragged against the
+    block's row stride."""
+    from fastbp.kernels.cuda.elementwise import column_sums
+    from fastbp.kernels.cuda.launch import blocks_for, launch
+
+    cols, rows = cuda_config.COLUMN_SUM_COLS, cuda_config.COLUMN_SUM_ROWS
+    n_cols = 3 * cols + 5
+    assert blocks_for(n_cols, cols) == 4
+    rng = _rng("shipped column sums", n_rows)
+    values = (rng.standard_normal((n_rows, n_cols)) + np.arange(n_cols)).astype(np.float32)
+    sums = _dev(np.full(n_cols, np.nan, np.float32))
+    launch(column_sums, blocks_for(n_cols, cols), (cols, rows))(sums, _dev(values))
+    assert_close(kc.to_host(sums), values.sum(axis=0, dtype=np.float64), kernel_rtol(np.float32),
+                 "column sums")
+
+
 def _extremes(dtype, exp=False):
     """Rows of ordinary and huge pre-activations; for ``exp``, huge stops at the edge of its finite
     range (exp(1e4) is beyond float64 for real)."""

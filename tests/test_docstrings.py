@@ -30,7 +30,9 @@ def _dask_module():
 
 def _public_names(name, module):
     """Qualified names of a module's public functions and classes, and of their classes' public
-    methods and properties (inherited ones are checked where they are defined)."""
+    methods and properties (inherited ones are checked where they are defined, except those of
+    the mixins of :mod:`fastbp.sequential` that :class:`fastbp.Sequential` is made of: they are
+    checked as Sequential's)."""
     exported = getattr(module, "__all__", None) or [n for n in vars(module) if not n.startswith("_")]
     for attribute in exported:
         obj = getattr(module, attribute)
@@ -40,7 +42,12 @@ def _public_names(name, module):
             continue  # a name re-exported from elsewhere (a typing helper, say)
         yield f"{name}.{attribute}"
         if inspect.isclass(obj):
-            for member, value in vars(obj).items():
+            mixins = [base for base in obj.__mro__[1:]
+                      if base.__module__.startswith("fastbp.sequential.")]
+            members = {}
+            for klass in reversed([obj, *mixins]):
+                members.update(vars(klass))
+            for member, value in members.items():
                 if member.startswith("_"):
                     continue
                 if inspect.isfunction(value) or isinstance(value, (property, classmethod,

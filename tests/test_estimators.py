@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import fastbp
 from fastbp import MLPClassifier, MLPRegressor
+from helpers import needs_sklearn
 
 # Short runs on purpose: most tests stop at max_iter.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -168,6 +169,7 @@ def test_validation_figures_without_early_stopping():
     assert MLPClassifier(max_iter=2).fit(X, y).validation_scores_ is None
 
 
+@needs_sklearn("1.7", "MLPClassifier.fit(sample_weight=...)")
 def test_sample_weight_matches_sklearn_and_equals_repetition():
     X, y = _iris()
     w = np.random.default_rng(0).integers(0, 4, len(y)).astype(float)
@@ -300,6 +302,7 @@ def _counts(n=150, d=5, k=1, seed=0):
     return X, (Y[:, 0] if k == 1 else Y)
 
 
+@needs_sklearn("1.7", "MLPRegressor(loss='poisson')")
 @pytest.mark.parametrize("k", [1, 3], ids=["single-output", "multi-output"])
 def test_poisson_sgd_from_identical_weights_matches_sklearn_after_10_iterations(k):
     """Both libraries sum the Poisson loss over outputs, so even with several outputs the
@@ -316,6 +319,7 @@ def test_poisson_sgd_from_identical_weights_matches_sklearn_after_10_iterations(
     assert np.all(ours.predict(X) > 0)  # exp output: rates are positive
 
 
+@needs_sklearn("1.7", "MLPRegressor(loss='poisson')")
 def test_poisson_with_same_random_state_and_adam_matches_sklearn():
     X, y = _counts(seed=1)
     ours, theirs = _both("MLPRegressor", loss="poisson", hidden_layer_sizes=(10,), max_iter=15,

@@ -26,6 +26,7 @@ from helpers import (
     LOSSES,
     assert_close,
     kernel_rtol,
+    needs_sklearn,
     normalised_weights,
     random_targets,
     sum_magnitude,
@@ -205,6 +206,7 @@ def test_loss_forward_and_backward(loss, dtype, problem):
     assert_close(grad, expected_grad, rtol, f"{loss} gradient")
 
 
+@needs_sklearn("1.7", "the Poisson loss of scikit-learn's MLPs")
 @pytest.mark.parametrize("kernels", [reference, cpu], ids=["reference", "cpu"])
 @pytest.mark.parametrize("hard", [True, False], ids=["counts", "reals"])
 def test_poisson_loss_is_sklearns(kernels, hard):

@@ -1,41 +1,38 @@
-"""What MLPClassifier and MLPRegressor share: parameters, the network, the solvers, prediction.
+"""What MLPClassifier and MLPRegressor share: parameters, the network, prediction, model files.
 
 The estimators hold no training logic: they translate scikit-learn's parameters into a
 :class:`fastbp.Sequential`, an optimizer, and scikit-learn's learning-rate and stopping rules
 (:mod:`.rules`), and run one :meth:`Sequential.fit` call per ``fit`` (one epoch per
-``partial_fit``). ``coefs_`` and ``intercepts_`` are views of the network's weights.
+``partial_fit``); how is :mod:`.solvers`. ``coefs_`` and ``intercepts_`` are views of the network's
+weights. The shared docstring sections are in :mod:`.docstrings`.
 """
 
 import numbers
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from .. import backends
-from ..errors import DivergenceError
 from ..initializers import glorot_uniform_bound
 from ..layers import Dense
 from ..model import Sequential
 from ..names import activation_name
-from ..training.optimizers import SGD, Adam
 from ..validation import ready
-from . import lbfgs, rules
-from .training import start_stochastic_fit
+from . import rules
+from .docstrings import ATTRIBUTES_DOC, PARAMETERS_DOC
+from .solvers import NON_FINITE_WEIGHTS, Solvers, effective_batch_size
+
+__all__ = ["ATTRIBUTES_DOC", "HIDDEN_ACTIVATIONS", "NON_FINITE_WEIGHTS", "OUTPUT_LOSS",
+           "PARAMETERS_DOC", "STOCHASTIC_SOLVERS", "BaseMLP", "effective_batch_size",
+           "store_parameters"]
 
 #: scikit-learn's hidden activations, then the ones fastbp adds.
 HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu",
                       "leaky_relu", "elu", "gelu", "softplus")
 STOCHASTIC_SOLVERS = ("sgd", "adam")
-#: scikit-learn's message for non-finite weights, which code written for it may look for.
-NON_FINITE_WEIGHTS = ("Solver produced non-finite parameter weights. The input data may contain "
-                      "large values and need to be preprocessed.")
 #: out_activation_ -> the fastbp loss fused with it (scikit-learn's pairs).
 OUTPUT_LOSS = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy",
                "identity": "squared_error", "exp": "poisson"}
@@ -54,19 +51,7 @@ def _as_dense(X):
     return X.toarray() if sp.issparse(X) else X
 
 
-
-def effective_batch_size(setting, n, stacklevel):
-    """The mini-batch size for ``n`` samples from the ``batch_size`` parameter, as scikit-learn
-    resolves it: ``"auto"`` is ``min(200, n)``; a larger size is clipped to ``n``, with
-    scikit-learn's warning (raised ``stacklevel`` frames above this function)."""
-    if setting == "auto":
-        return min(200, n)
-    if setting > n:
-        warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to "
-                      "be clipped", UserWarning, stacklevel=stacklevel)
-    return min(setting, n)
-
-class BaseMLP(BaseEstimator):
+class BaseMLP(Solvers, BaseEstimator):
     """Shared machinery; use :class:`fastbp.MLPClassifier` or :class:`fastbp.MLPRegressor`."""
 
     _parameter_constraints: dict = {
@@ -247,136 +232,6 @@ class BaseMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if validated else None
             self.best_loss_ = None if self.early_stopping else np.inf
 
-    # ---- training ---------------------------------------------------------------------------
-    def _transaction(self, train, *args, **kwargs):
-        """Run ``train``; if it raises before training starts, put every attribute back.
-
-        Everything a refused call may have replaced (the network, ``classes_``, the optimizer and
-        the stopping state) is rebound to a new object rather than changed in place before
-        training starts, so restoring the attribute dict restores the estimator. A fit that
-        diverges has trained: it keeps the last weights with finite output instead.
-        """
-        saved = dict(self.__dict__)
-        try:
-            return train(*args, **kwargs)
-        except DivergenceError as error:
-            raise DivergenceError(f"{NON_FINITE_WEIGHTS} ({error})") from error
-        except Exception:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
-
-    @staticmethod
-    def _check_weights(sample_weight):
-        if sample_weight is None:
-            return
-        if np.any(sample_weight < 0) or not np.any(sample_weight > 0):
-            raise ValueError(f"sample weights (times class_weight, if given) must be "
-                             f"non-negative and not all zero; got minimum "
-                             f"{np.min(sample_weight)} and maximum {np.max(sample_weight)}")
-
-    def _check_settings(self, incremental):
-        """Settings refused whatever the data, checked before anything changes."""
-        if self.solver == "lbfgs" and self.dropout:
-            raise ValueError(f"dropout={self.dropout} needs a stochastic solver ('sgd' or "
-                             f"'adam'); solver='lbfgs' minimises the deterministic loss")
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
-
-    def _fit(self, X, y, sample_weight=None, incremental=False):
-        self._check_settings(incremental)
-        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        X, Y, sample_weight, stratify = self._validate_training_data(
-            X, y, sample_weight, incremental, reset=first_pass)
-        self._check_weights(sample_weight)
-        random_state = check_random_state(self.random_state)
-        if first_pass:
-            self._initialize(X.shape[1], Y.shape[1], X.dtype, random_state)
-        elif Y.shape[1] != self.n_outputs_:
-            raise ValueError(f"y has {Y.shape[1]} outputs, but the network was fitted with "
-                             f"{self.n_outputs_}; refit without warm_start")
-        model = self._network()
-        if self.solver == "lbfgs":
-            self._fit_lbfgs(model, X, Y, sample_weight)
-        else:
-            self._fit_stochastic(model, X, Y, sample_weight, stratify, incremental, random_state)
-        if not np.all(np.isfinite(model.parameters)):
-            raise DivergenceError(NON_FINITE_WEIGHTS)
-        return self
-
-    @staticmethod
-    def _penalty(alpha, n, sample_weight):
-        """``alpha`` for fastbp's per-batch ``alpha / batch_size`` scaling that gives scikit-learn's
-        ``alpha / sum(sample_weight)``: a weight of 2 then equals a repeated sample."""
-        return alpha if sample_weight is None else alpha * n / float(np.sum(sample_weight))
-
-    def _fit_lbfgs(self, model, X, Y, sample_weight):
-        X, Y, weight = model.prepare(X, Y, sample_weight)
-        alpha = self._penalty(self.alpha, X.shape[0], sample_weight)
-        self.loss_, self.n_iter_ = lbfgs.fit_lbfgs(model, X, Y, weight, alpha, self.max_iter,
-                                                   self.max_fun, self.tol, bool(self.verbose))
-
-    def _new_optimizer(self):
-        if self.solver == "sgd":
-            return SGD(self.learning_rate_init, momentum=self.momentum,
-                       nesterov=bool(self.nesterovs_momentum))
-        return Adam(self.learning_rate_init, beta_1=self.beta_1, beta_2=self.beta_2,
-                    epsilon=self.epsilon)
-
-    def _validation_split(self, X, Y, sample_weight, stratify, random_state):
-        """scikit-learn's hold-out: ``train_test_split`` with its random state and stratify."""
-        arrays = (X, Y) if sample_weight is None else (X, Y, sample_weight)
-        parts = train_test_split(*arrays, random_state=random_state,
-                                 test_size=self.validation_fraction, stratify=stratify)
-        X_train, X_val, Y_train, Y_val = parts[:4]
-        if X_val.shape[0] < 2:
-            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
-                             "or the size of your dataset.")
-        return X_train, Y_train, (None if sample_weight is None else parts[4]), (X_val, Y_val)
-
-    def _fit_stochastic(self, model, X, Y, sample_weight, stratify, incremental, random_state):
-        # a new optimizer per fit (scikit-learn's rule); partial_fit keeps its state
-        state = start_stochastic_fit(self, keep_optimizer=incremental)
-        validation = None
-        if (self.early_stopping or self.validation) and not incremental:
-            X, Y, sample_weight, validation = self._validation_split(X, Y, sample_weight,
-                                                                     stratify, random_state)
-        n = X.shape[0]
-        batch_size = effective_batch_size(self.batch_size, n, stacklevel=4)
-        history = model.fit(
-            X, Y, epochs=1 if incremental else self.max_iter, batch_size=batch_size,
-            optimizer=state.optimizer, schedule=state.schedule, shuffle=bool(self.shuffle),
-            seed=int(random_state.randint(np.iinfo(np.int32).max)), sample_weight=sample_weight,
-            alpha=self._penalty(self.alpha, n, sample_weight), validation_data=validation,
-            early_stopping=state.stopping)
-        self._record(history, n, validation is not None)
-        if not (incremental or history.stopped_early or history.interrupted) \
-                and history.epochs == self.max_iter:
-            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
-                          f"and the optimization hasn't converged yet.", ConvergenceWarning,
-                          stacklevel=3)
-
-    def _record(self, history, n, validated):
-        """Copy one Sequential.fit's history into scikit-learn's fitted attributes."""
-        self.n_iter_ = history.epochs
-        self.t_ += n * history.epochs
-        self.loss_curve_.extend(history.loss)
-        if history.loss:
-            self.loss_ = history.loss[-1]
-        stopping = self._stopping
-        if not self.early_stopping:
-            self.best_loss_ = stopping.best
-        if validated and self.validation_scores_ is not None:
-            self.validation_scores_.extend(history.val_metric)
-            self.validation_loss_curve_.extend(history.val_loss)
-            self.best_validation_score_ = max(self.best_validation_score_, *history.val_metric)
-        if self.early_stopping:
-            # fit restored this call's best epoch; if none beat an earlier warm-start fit,
-            # scikit-learn goes back to that fit's best weights
-            if history.best_epoch is None and "_best_parameters" in self.__dict__:
-                self._model.set_parameters(self._best_parameters)
-            self._best_parameters = self._model.parameters.copy()
-
     # ---- prediction -------------------------------------------------------------------------
     def _forward(self, X):
         """The network's output for ``X``; shape (n_samples, n_outputs_).
@@ -487,102 +342,3 @@ class BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-
-#: Docstring text shared by both estimators.
-PARAMETERS_DOC = """
-    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
-        Width of each hidden layer.
-    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', 'gelu', \
-'softplus'}, default='relu'
-        Hidden activation; the last four are fastbp's additions.
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
-        'lbfgs' runs scipy's L-BFGS-B on the full batch.
-    alpha : float, default=0.0001
-        L2 penalty, ``alpha / (2 * sum(batch sample weights)) * ||W||^2`` per batch.
-    batch_size : int or 'auto', default='auto'
-        'auto' is ``min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Schedule for ``solver='sgd'``: 'invscaling' is ``learning_rate_init / (t + 1) ** power_t``
-        with ``t`` the samples seen; 'adaptive' divides the rate by 5 whenever the monitored figure
-        stalls for ``n_iter_no_change + 1`` epochs and stops below 1e-6. Adam ignores it.
-    learning_rate_init : float, default=0.001
-        Initial learning rate of 'sgd' and 'adam'.
-    power_t : float, default=0.5
-        Exponent of ``learning_rate='invscaling'``.
-    max_iter : int, default=200
-        Epochs for the stochastic solvers, iterations for 'lbfgs'.
-    shuffle : bool, default=True
-        Visit the samples in a new random order each epoch (stochastic solvers).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights (drawn exactly as scikit-learn draws them), the validation
-        split, shuffling and dropout.
-    tol : float, default=1e-4
-        An epoch counts toward ``n_iter_no_change`` unless it improves the best training loss
-        (with ``early_stopping``, the best validation score) by at least ``tol``. For 'lbfgs',
-        scipy's projected-gradient tolerance.
-    verbose : bool or int, default=False
-        Any true value prints scikit-learn's lines to stdout: ``Iteration N, loss = L`` after each
-        epoch (and ``Validation score: S`` with early stopping).
-    warm_start : bool, default=False
-        Start ``fit`` from the weights of the previous fit (same classes required for a
-        classifier) instead of a fresh initialisation.
-    momentum : float in [0, 1), default=0.9
-        Momentum of 'sgd' (scikit-learn allows 1; fastbp refuses it).
-    nesterovs_momentum : bool, default=True
-        Use Nesterov's momentum with 'sgd'.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when the validation score stalls and
-        keep the best epoch's weights.
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out with ``early_stopping`` or ``validation``.
-    beta_1, beta_2 : float in [0, 1), default=0.9, 0.999
-        Decay rates of Adam's first and second moment estimates.
-    epsilon : float, default=1e-8
-        Adam's term added to the denominator for numerical stability.
-    n_iter_no_change : int or np.inf, default=10
-        Stochastic solvers stop once more than this many consecutive epochs fail to improve by
-        ``tol``; with ``solver='sgd'`` and ``learning_rate='adaptive'`` the rate is divided by 5
-        instead, until it falls below 1e-6.
-    max_fun : int, default=15000
-        Loss evaluations allowed to 'lbfgs'.
-    dtype : {None, 'float32', 'float64'}, default=None
-        Precision of the network; None follows ``X`` (float32 stays float32, anything else is
-        float64).
-    backend : {'cpu', 'numpy', 'cuda'}, default='cpu'
-        'cpu' runs the Numba CPU kernels, 'numpy' the NumPy reference kernels, 'cuda' the Numba
-        CUDA kernels on an NVIDIA GPU; 'cuda' needs numba-cuda and a usable GPU
-        (``pip install 'fastbp[cuda]'``), else fitting raises :class:`fastbp.DeviceError`.
-    dropout : float in [0, 1), default=0
-        Inverted dropout on every hidden layer while training.
-    validation : bool, default=False
-        Hold out ``validation_fraction`` and record the validation score and loss every epoch
-        even without early stopping.
-"""
-
-ATTRIBUTES_DOC = """
-    loss_ : float
-        Training loss of the last epoch (penalty included).
-    best_loss_ : float or None
-        Best training loss (None with early stopping).
-    loss_curve_ : list of float
-        Training loss of each epoch (stochastic solvers).
-    validation_scores_ : list of float or None
-        Validation score of each epoch when a validation split is used (``early_stopping`` or
-        ``validation``), else None.
-    validation_loss_curve_ : list of float or None
-        Validation loss of each epoch, likewise (fastbp's addition).
-    best_validation_score_ : float or None
-    t_ : int
-        Training samples seen.
-    coefs_ : list of ndarray of shape (n_in, n_out)
-        Weights of each layer (views of the network's; writable).
-    intercepts_ : list of ndarray of shape (n_out,)
-    n_features_in_ : int
-    feature_names_in_ : ndarray of shape (``n_features_in_``,)
-        Only when ``X`` has string column names.
-    n_iter_ : int
-        Epochs (or lbfgs iterations) run by the last fit.
-    n_layers_ : int
-    n_outputs_ : int
-"""

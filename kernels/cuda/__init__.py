@@ -14,6 +14,14 @@ says whether kernels can run here.
 import contextlib
 
 import numpy as np
+
+from ..cuda_device import missing_numba_cuda
+
+# checked before numba.cuda is first imported: without numba-cuda that is Numba's deprecated
+# built-in target, and the first numba-cuda module imported below would fail with a puzzling name
+if missing_numba_cuda() is not None:
+    raise ModuleNotFoundError(f"fastbp.kernels.cuda: {missing_numba_cuda()}", name="numba_cuda")
+
 from numba import cuda
 
 from . import gemm as cuda_gemm, launch as cuda_launch
