@@ -4,6 +4,11 @@ Numba's ``np.dot`` reaches the same BLAS (SciPy's, through Numba's ``numba_xxgem
 compiles layout checks, copies and error formatting into every function that uses it. Calling the
 helper directly compiles to one external call, keeps the code of every caller small (cold JIT time
 is user-facing), and lets BLAS read a transposed operand in place instead of a copy.
+
+The helpers are Numba internals (:mod:`fastbp.kernels.cpu.numba_internals`). On the public path
+(:mod:`fastbp.kernels.cpu.numba_path`) :func:`gemm`, :func:`affine` and :func:`affine_row` are
+built on ``np.dot`` with an output array instead: the same BLAS calls, a larger compile, and the
+bias added in a pass of its own.
 """
 
 import importlib.machinery
@@ -11,10 +16,11 @@ import importlib.util
 import os
 import sys
 
-from numba import njit, types
-from numba.np.linalg import ensure_blas
+import numpy as np
+from numba import njit
 
 from ..disk_cache import check_once
+from .numba_path import FAST
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
@@ -46,14 +52,9 @@ def _load_scipy_blas():
 
 
 _load_scipy_blas()
-ensure_blas()  # SciPy's BLAS must be importable
 
-_xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
-    types.char, types.char, types.char,        # kind, transa, transb
-    types.intp, types.intp, types.intp,        # m, n, k
-    types.voidptr, types.voidptr, types.intp,  # alpha, a, lda
-    types.voidptr, types.intp, types.voidptr,  # b, ldb, beta
-    types.voidptr, types.intp))                # c, ldc
+if FAST:
+    from .numba_internals import xxgemm as _xxgemm, xxgemv as _xxgemv
 
 _N, _T = 110, 116        # ord("n"), ord("t"): BLAS's transpose flags
 _SINGLE, _DOUBLE = 115, 100  # ord("s"), ord("d"): its precisions
@@ -128,12 +129,6 @@ def _product(a, trans_a, b, trans_b, c, scalars, beta):
             scalars[beta:].ctypes, c.ctypes, n)
 
 
-_xxgemv = types.ExternalFunction("numba_xxgemv", types.intc(
-    types.char, types.char, types.intp, types.intp,  # kind, trans, m, n
-    types.voidptr, types.voidptr, types.intp,        # alpha, a, lda
-    types.voidptr, types.voidptr, types.voidptr))    # x, beta, y
-
-
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def affine_row(x, b, bias, y, scalars):
     """``y = x @ b + bias`` for one row ``x``: BLAS's matrix-vector product adding to the bias
@@ -159,3 +154,59 @@ def affine_row(x, b, bias, y, scalars):
     kind = _SINGLE if y.itemsize == 4 else _DOUBLE
     # the row-major b is the column-major b^T (n x k): y = b^T x + y
     _xxgemv(kind, _N, n, k, scalars.ctypes, b.ctypes, n, x.ctypes, scalars.ctypes, y.ctypes)
+
+
+# ---- the public path: np.dot with an output array ----------------------------------------------
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _gemm_dot(a, trans_a, b, trans_b, c, scalars):
+    # c (m, n) <- op(a) (m, k) @ op(b) (k, n); a transposed view is F-ordered, which np.dot
+    # hands to BLAS in place
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    if m == 0 or n == 0:
+        return
+    if k == 0:
+        for i in range(m):
+            for j in range(n):
+                c[i, j] = 0
+    elif trans_a and trans_b:
+        np.dot(a.T, b.T, c)
+    elif trans_a:
+        np.dot(a.T, b, c)
+    elif trans_b:
+        np.dot(a, b.T, c)
+    else:
+        np.dot(a, b, c)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _affine_dot(a, b, bias, c, scalars):
+    # c (m, n) <- a (m, k) @ b (k, n) + bias (n,)
+    m, n = c.shape
+    if m != 0 and n != 0 and a.shape[1] != 0:
+        np.dot(a, b, c)
+        for i in range(m):
+            for j in range(n):
+                c[i, j] += bias[j]
+    else:
+        for i in range(m):
+            for j in range(n):
+                c[i, j] = bias[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _affine_row_dot(x, b, bias, y, scalars):
+    # y (n,) <- x (k,) @ b (k, n) + bias (n,)
+    k, n = b.shape
+    if n != 0 and k != 0:
+        np.dot(x, b, y)
+        for j in range(n):
+            y[j] += bias[j]
+    else:
+        for j in range(n):
+            y[j] = bias[j]
+
+
+if not FAST:
+    gemm, affine, affine_row = _gemm_dot, _affine_dot, _affine_row_dot

@@ -11,82 +11,38 @@ a task, and the threads that run do the rest. Which thread computes a task does 
 result, so the weights do not depend on the thread count or on scheduling.
 
 Numba offers no atomics on the CPU, so the three operations needed are emitted as LLVM atomics
-here. A waiting thread spins briefly (a phase's tasks take tens to hundreds of microseconds), then
-yields its core with ``sched_yield`` on every further check, so that a worker the OS has
-descheduled gets the core back instead of spinning threads keeping it out.
+(:mod:`fastbp.kernels.cpu.numba_internals`). A waiting thread spins briefly (a phase's tasks take
+tens to hundreds of microseconds), then yields its core with ``sched_yield`` on every further check,
+so that a worker the OS has descheduled gets the core back instead of spinning threads keeping it
+out.
+
+On the public path (:mod:`fastbp.kernels.cpu.numba_path`) the same three functions enter Python
+(``numba.objmode``, which takes the GIL) and act under one lock, and a waiting thread checks under
+the lock, yielding its core (and the GIL) between checks: each meeting costs microseconds more.
 """
 
-import platform
+import os
+import threading
 
-from llvmlite import ir
-from numba import njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+import numba
+from numba import njit
 
 from ..disk_cache import check_once
+from .numba_path import FAST, WITHOUT_WRAPPERS
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
 #: Checks a waiting thread makes before it starts yielding its core.
 SPINS_BEFORE_YIELD = 2000
 
-_sched_yield = types.ExternalFunction("sched_yield", types.intc())
-
-
-# The processor's spin-wait hint: it keeps a spinning thread from taking execution resources from
-# the thread it waits for (an SMT sibling) and lets a hypervisor see the spin; GNU OpenMP's
-# barriers use the same instruction.
-_X86 = platform.machine().lower() in ("x86_64", "amd64")
-
-
-@intrinsic
-def _spin_hint(typingctx):
-    """One spin-wait hint instruction, ``pause``, on x86 (nothing elsewhere)."""
-    def codegen(context, builder, sig, args):
-        if _X86:
-            pause = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
-            builder.call(pause, [])
-        return context.get_dummy_value()
-    return types.void(), codegen
-
-
-def _element_pointer(context, builder, array_type, array, index):
-    ary = context.make_array(array_type)(context, builder, array)
-    return cgutils.get_item_pointer(context, builder, array_type, ary, [index])
-
-
-@intrinsic
-def atomic_add(typingctx, array, index, value):
-    """``array[index] += value`` atomically (sequentially consistent); returns the old value."""
-    def codegen(context, builder, sig, args):
-        pointer = _element_pointer(context, builder, sig.args[0], args[0], args[1])
-        return builder.atomic_rmw("add", pointer, args[2], "seq_cst")
-    return types.int64(array, index, types.int64), codegen
-
-
-@intrinsic
-def _atomic_load(typingctx, array, index):
-    """``array[index]``, read atomically with acquire ordering."""
-    def codegen(context, builder, sig, args):
-        pointer = _element_pointer(context, builder, sig.args[0], args[0], args[1])
-        return builder.load_atomic(pointer, "acquire", 8)
-    return types.int64(array, index), codegen
-
-
-@intrinsic
-def _compare_exchange(typingctx, array, index, expected, value):
-    """``array[index] = value`` if it holds ``expected`` (atomically, sequentially consistent);
-    returns whether it did."""
-    def codegen(context, builder, sig, args):
-        pointer = _element_pointer(context, builder, sig.args[0], args[0], args[1])
-        pair = builder.cmpxchg(pointer, args[2], args[3], "seq_cst", "seq_cst")
-        return builder.extract_value(pair, 1)
-    return types.boolean(array, index, types.int64, types.int64), codegen
+if FAST:
+    from .numba_internals import (atomic_add, atomic_load as _atomic_load,
+                                  compare_exchange as _compare_exchange,
+                                  sched_yield as _sched_yield, spin_hint as _spin_hint)
 
 
 # compiled code only calls these: no wrappers for Python
-_internal = njit(cache=True, nogil=True, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+_internal = njit(cache=True, nogil=True, **WITHOUT_WRAPPERS)
 
 
 # inlined at Numba's IR level: one compare-and-swap is not worth a compile of its own
@@ -138,3 +94,64 @@ def wait_for(sync, index, value, abort):
         else:
             _spin_hint()
     return _atomic_load(sync, abort) != 0
+
+
+# ---- the public path: Python, under a lock ------------------------------------------------------
+
+_lock = threading.Lock()
+
+
+def _add(array, index, value):
+    with _lock:
+        old = int(array[index])
+        array[index] = old + value
+    return old
+
+
+def _exchange(array, index, expected, value):
+    with _lock:
+        if array[index] != expected:
+            return False
+        array[index] = value
+    return True
+
+
+def _wait(sync, index, value, abort):
+    while True:
+        with _lock:  # a read under the lock sees every write made before the writer's release
+            reached, stop = sync[index] >= value, sync[abort] != 0
+        if stop:
+            return True
+        if reached:
+            return False
+        os.sched_yield()  # lets the GIL and the core go
+
+
+# Without nogil: the objmode block takes the GIL whatever the caller holds, and Numba warns of a
+# nogil function that runs one.
+_python_bound = njit(cache=True)
+
+
+@_python_bound
+def _atomic_add_locked(array, index, value):
+    with numba.objmode(old="int64"):
+        old = _add(array, index, value)
+    return old
+
+
+@_python_bound
+def _take_locked(taken, task, batch):
+    with numba.objmode(done="boolean"):
+        done = _exchange(taken, task, batch, batch + 1)
+    return done
+
+
+@_python_bound
+def _wait_for_locked(sync, index, value, abort):
+    with numba.objmode(stop="boolean"):
+        stop = _wait(sync, index, value, abort)
+    return stop
+
+
+if not FAST:
+    atomic_add, take, wait_for = _atomic_add_locked, _take_locked, _wait_for_locked
