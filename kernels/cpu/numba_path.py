@@ -53,14 +53,15 @@ def _choose():
     if reason is None:
         try:
             from . import numba_internals
-
-            failed = numba_internals.probe()
         except Exception as error:  # noqa: BLE001  any failure sends the backend to the public path
             first = (str(error).strip().splitlines() or [""])[0]
-            failed = f"importing the internals failed ({type(error).__name__}: {first[:200]})"
-        if failed is None:
-            return NumbaPath(True, "", version)
-        reason = f"a probe of Numba {version}'s internals failed: {failed}"
+            reason = (f"Numba {version}'s internals could not be imported "
+                      f"({type(error).__name__}: {first[:200]})")
+        else:
+            failed = numba_internals.probe()
+            if failed is None:
+                return NumbaPath(True, "", version)
+            reason = f"a probe of Numba {version}'s internals failed: {failed}"
     warnings.warn(
         f"fastbp: the CPU kernels run on Numba's documented API alone ({reason}). Results are "
         f"the same; the first compile takes longer, and small epochs and one-row predictions are "
