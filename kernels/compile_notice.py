@@ -8,10 +8,11 @@ silenced by ``FASTBP_QUIET=1``, by setting the ``fastbp`` logger's level above W
 
 How "about to compile" is detected: Numba broadcasts a ``"numba:compile"`` event when a
 dispatcher has found nothing in memory or in its disk cache for a signature and starts compiling
-it; a signature loaded from the cache broadcasts nothing. Its event API is not among Numba's
-documented ones, so it is reached through :func:`fastbp.kernels.numba_internals.listen_to_compiles`:
-where that is unavailable (``FASTBP_NUMBA_PUBLIC_ONLY=1``, an untested Numba), no notice is given. So the notice is said exactly when a compile starts, before its seconds are spent, for the
-very function and argument types concerned, and never when the cache serves. The listener reports
+it; a signature loaded from the cache broadcasts nothing. So the notice is said exactly when a
+compile starts, before its seconds are spent, for the very function and argument types concerned,
+and never when the cache serves. Numba's event API is not among its documented ones: it is reached
+through :func:`fastbp.kernels.numba_internals.listen_to_compiles`, and where that is unavailable
+(``FASTBP_NUMBA_PUBLIC_ONLY=1``, an untested Numba) no notice is given. The listener reports
 only the outermost compile in a thread (the helpers a kernel calls compile inside its compile) and
 only this package's CPU kernels (modules ``fastbp.kernels.cpu*``); the dtype is the first
 floating-point array among the compiled signature's arguments.

@@ -104,7 +104,8 @@ DENSE_BACKWARD = textwrap.dedent("""
     assert kernels.__file__.startswith(sys.argv[1]), kernels.__file__
     from kernels import codes, cpu
     rng = np.random.default_rng(0)
-    x, W, grad = rng.standard_normal((5, 3)), rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
+    x, W = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    grad = rng.standard_normal((5, 4))
     out = x @ W
     dW, db = np.empty((3, 4)), np.empty(4)
     cpu.dense_backward(None, dW, db, grad, x, W, out, out.copy(), codes.IDENTITY)
@@ -170,7 +171,8 @@ def test_importing_a_kernel_module_empties_a_cache_folder_stamped_for_other_sour
         os.makedirs(mine)
         open(os.path.join(mine, "mine.f-1.py311.nbi"), "w").close()
         from fastbp.kernels.cpu import sync  # a module that caches compiled functions
-        left = sorted(name for name in os.listdir(folder) if not name.startswith("numba_internals."))
+        left = sorted(name for name in os.listdir(folder)
+                      if not name.startswith("numba_internals."))
         print(folder.startswith(sys.argv[1]), left, os.listdir(mine))
         with open(os.path.join(folder, disk_cache.STAMP_FILE)) as file:
             print(file.read() == disk_cache.sources_stamp(os.path.dirname(disk_cache.__file__)))

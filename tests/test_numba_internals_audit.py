@@ -3,9 +3,10 @@ backend lists.
 
 fastbp's CPU speed rests on parts of Numba it does not document (calls through addresses, its BLAS
 helpers, LLVM atomics, functions without wrappers, its cache layout and compile events). They live
-in ``kernels/cpu/numba_internals.py`` and, for what the backends share, ``kernels/numba_internals.py``,
-where each is probed and has a public fallback (``kernels/cpu/numba_path.py``): a Numba upgrade
-that moves one of them costs speed, never a failure. A static scan (Python's ``ast``; nothing is
+in ``kernels/cpu/numba_internals.py`` and, for what the backends share,
+``kernels/numba_internals.py``, where each is probed and has a public fallback
+(``kernels/cpu/numba_path.py``): a Numba upgrade that moves one of them costs speed, never a
+failure. A static scan (Python's ``ast``; nothing is
 imported) of every other file of ``kernels/`` and ``fastbp/`` flags, with ``file:line``:
 
 * an import of ``llvmlite``, of ``numba.np``, of ``numba.core`` beyond its ``errors`` and ``types``,
@@ -108,8 +109,8 @@ def scan(source, filename, cuda_internals_allowed=True):
             if node.attr in ATTRIBUTES:
                 flag(node, f"uses Numba's undocumented .{node.attr}")
             chain = _dotted(node)
-            if chain and chain.startswith(("numba.core.", "numba.np", "llvmlite.")) and _undocumented(
-                    chain) and (
+            if chain and chain.startswith(("numba.core.", "numba.np", "llvmlite.")) and (
+                    _undocumented(chain)) and (
                     len(chain.split(".")) == 3 if chain.startswith("numba.core.") else
                     len(chain.split(".")) == 2):  # the module itself, once per use
                 flag(node, f"uses {_undocumented(chain)}")

@@ -46,13 +46,15 @@ COMPUTE = textwrap.dedent("""
     out_many, out_few = np.empty((600, 3)), np.empty((3, 3))
     inference(many, out_many)
     inference(few, out_few)
-    x, W, grad = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal((5, 3))
+    x, W = rng.standard_normal((5, 4)), rng.standard_normal((4, 3))
+    grad = rng.standard_normal((5, 3))
     pre = x @ W
     out = np.tanh(pre)
     dx, dW, db = np.empty((5, 4)), np.empty((4, 3)), np.empty(3)
     cpu.dense_backward(dx, dW, db, grad, x, W, out, pre, codes.TANH)
     print(json.dumps({
-        "fast": numba_path.FAST, "internals imported": "fastbp.kernels.cpu.numba_internals" in sys.modules,
+        "fast": numba_path.FAST,
+        "internals imported": "fastbp.kernels.cpu.numba_internals" in sys.modules,
         "losses": losses, "theta": theta.tolist(), "many": out_many.tolist(),
         "few": out_few.tolist(), "dx": dx.tolist(), "dW": dW.tolist(), "db": db.tolist()}))
 """)

@@ -11,47 +11,16 @@ built on ``np.dot`` with an output array instead: the same BLAS calls, a larger 
 bias added in a pass of its own.
 """
 
-import importlib.machinery
-import importlib.util
-import os
-import sys
-
 import numpy as np
 from numba import njit
 
 from ..disk_cache import check_once
 from .numba_path import FAST
+from .scipy_blas import load as load_scipy_blas
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
-_SCIPY_BLAS = "scipy.linalg.cython_blas"
-
-
-def _load_scipy_blas():
-    """Import SciPy's ``cython_blas``, the BLAS ``numba_xxgemm`` calls, without running
-    ``scipy/linalg/__init__.py`` first: that imports all of SciPy's linear algebra, a sizeable share
-    of a fresh process's start-up (``benchmarks/test_startup.py``), for one extension module that
-    needs none of it.
-
-    The module is registered under its own name, so Numba, threadpoolctl and a later
-    ``import scipy.linalg`` all find this one. Where the shortcut does not apply (SciPy laid out
-    otherwise), the plain import below does the work.
-    """
-    if _SCIPY_BLAS in sys.modules or "scipy.linalg" in sys.modules:
-        return
-    try:
-        import scipy
-
-        folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
-        spec = importlib.machinery.PathFinder.find_spec(_SCIPY_BLAS, [folder])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_SCIPY_BLAS] = module
-        spec.loader.exec_module(module)
-    except Exception:  # noqa: BLE001  (any failure: leave it to the plain import)
-        sys.modules.pop(_SCIPY_BLAS, None)
-
-
-_load_scipy_blas()
+load_scipy_blas()  # before Numba looks for it: SciPy's BLAS without the rest of scipy.linalg
 
 if FAST:
     from .numba_internals import xxgemm as _xxgemm, xxgemv as _xxgemv
@@ -62,7 +31,7 @@ _SINGLE, _DOUBLE = 115, 100  # ord("s"), ord("d"): its precisions
 
 # inline: typed inside each caller rather than compiled on its own, one compile fewer per caller
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def gemm(a, trans_a, b, trans_b, c, scalars):
+def _gemm_blas(a, trans_a, b, trans_b, c, scalars):
     """``c = op(a) @ op(b)`` for C-contiguous 2-D arrays of one dtype, where ``op`` transposes if
     asked; ``c`` is overwritten.
 
@@ -87,7 +56,7 @@ def gemm(a, trans_a, b, trans_b, c, scalars):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def affine(a, b, bias, c, scalars):
+def _affine_blas(a, b, bias, c, scalars):
     """``c = a @ b + bias``, the bias added to every row, for C-contiguous arrays of one dtype.
 
     The bias rows are written into ``c`` and BLAS adds the product to them (``beta = 1``). With
@@ -105,7 +74,7 @@ def affine(a, b, bias, c, scalars):
     bias : ndarray, shape (n,)
     c : ndarray, shape (m, n)
     scalars : ndarray, shape (2,), of the arrays' dtype
-        ``[1, 0]``, as for :func:`gemm`.
+        ``[1, 0]``, as for ``gemm``.
     """
     # c (m, n) <- a (m, k) @ b (k, n) + bias (n,)
     m, n = c.shape
@@ -130,7 +99,7 @@ def _product(a, trans_a, b, trans_b, c, scalars, beta):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def affine_row(x, b, bias, y, scalars):
+def _affine_row_blas(x, b, bias, y, scalars):
     """``y = x @ b + bias`` for one row ``x``: BLAS's matrix-vector product adding to the bias
     (``beta = 1``), which on a single row costs a fraction of ``gemm``'s time: ``gemm`` has a fixed
     cost, packing ``b`` included, that a one-row product never earns back (the one-row predictions
@@ -143,7 +112,7 @@ def affine_row(x, b, bias, y, scalars):
     bias : ndarray, shape (n,)
     y : ndarray, shape (n,)
     scalars : ndarray, shape (2,), of the arrays' dtype
-        ``[1, 0]``, as for :func:`gemm`.
+        ``[1, 0]``, as for ``gemm``.
     """
     # y (n,) <- x (k,) @ b (k, n) + bias (n,)
     k, n = b.shape
@@ -208,5 +177,7 @@ def _affine_row_dot(x, b, bias, y, scalars):
             y[j] = bias[j]
 
 
-if not FAST:
+if FAST:
+    gemm, affine, affine_row = _gemm_blas, _affine_blas, _affine_row_blas
+else:
     gemm, affine, affine_row = _gemm_dot, _affine_dot, _affine_row_dot

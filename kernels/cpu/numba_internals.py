@@ -30,6 +30,7 @@ from numba.extending import intrinsic
 from numba.np.linalg import ensure_blas
 
 from ..compile_notice import silenced
+from .scipy_blas import load as load_scipy_blas
 from ..disk_cache import check_once
 
 check_once()  # before the probes can be loaded from Numba's disk cache (kernels/disk_cache.py)
@@ -138,6 +139,7 @@ def float64_call_9(name, check):
 
 # ---- BLAS, through Numba's helpers --------------------------------------------------------------
 
+load_scipy_blas()  # SciPy's BLAS alone, before Numba imports it with all of scipy.linalg
 ensure_blas()  # SciPy's BLAS, which the helpers call, must be importable
 
 #: ``numba_xxgemm(kind, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)``: BLAS's
@@ -284,6 +286,7 @@ def _run_probes():
         return (f"gemv through numba_xxgemv gave {matrices[3].tolist()}, NumPy "
                 f"{(left[0] @ right).tolist()}")
     if (old, swapped, refused, loaded, counters.tolist()) != (2, True, False, 7, [7, 9]):
-        return (f"the atomics gave (old, swapped, swapped again, loaded, array) = {old}, {swapped}, "
-                f"{refused}, {loaded}, {counters.tolist()} (expected 2, True, False, 7, [7, 9])")
+        return (f"the atomics gave (old, swapped, swapped again, loaded, array) = {old}, "
+                f"{swapped}, {refused}, {loaded}, {counters.tolist()} (expected 2, True, False, 7, "
+                f"[7, 9])")
     return None

@@ -15,8 +15,9 @@ Decided once, at import, before any kernel module defines a compiled function:
   ``RuntimeWarning`` says so.
 
 The kernel modules import the pieces that differ from :mod:`~fastbp.kernels.cpu.tables`,
-:mod:`~fastbp.kernels.cpu.calls`, :mod:`~fastbp.kernels.cpu.blas` and :mod:`~fastbp.kernels.cpu.sync`
-under the same names on both paths, and their compile options and entry points from here.
+:mod:`~fastbp.kernels.cpu.calls`, :mod:`~fastbp.kernels.cpu.blas` and
+:mod:`~fastbp.kernels.cpu.sync` under the same names on both paths, and their compile options and
+entry points from here.
 
 The two paths never serve each other's compiled code from a shared cache: every compiled function
 whose code differs between them takes a kernel table, and a table is an int64 array of addresses on

@@ -16,8 +16,7 @@ from . import activations as act
 from . import losses as lss
 from . import training as trn
 from ..codes import (ADAM, BINARY_CROSS_ENTROPY, CROSS_ENTROPY, ELU, EXP, GELU, IDENTITY,
-                     LEAKY_RELU, MSE, POISSON, RELU, SGD, SIGMOID, SOFTMAX, SOFTPLUS,
-                     SQUARED_ERROR, TANH)
+                     LEAKY_RELU, MSE, RELU, SGD, SIGMOID, SOFTMAX, SOFTPLUS, SQUARED_ERROR, TANH)
 from ..disk_cache import check_once
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
@@ -54,7 +53,8 @@ _softplus_f, _softplus_b = _jit(act.softplus_forward), _jit(act.softplus_backwar
 _softmax_f, _softmax_b = _jit(act.softmax_forward), _jit(act.softmax_backward)
 _exp_f, _exp_b = _jit(act.exp_forward), _jit(act.exp_backward)
 
-_squared_error_f, _squared_error_b = _jit(lss.squared_error_forward), _jit(lss.squared_error_backward)
+_squared_error_f = _jit(lss.squared_error_forward)
+_squared_error_b = _jit(lss.squared_error_backward)
 _mse_f, _mse_b = _jit(lss.mse_forward), _jit(lss.mse_backward)
 _cross_entropy_f = _jit(lss.cross_entropy_forward)
 _binary_cross_entropy_f = _jit(lss.binary_cross_entropy_forward)
@@ -121,7 +121,7 @@ def call_4_float64(entry, pre, out, y, weight):
         return _cross_entropy_f(pre, out, y, weight)
     if entry == BINARY_CROSS_ENTROPY:
         return _binary_cross_entropy_f(pre, out, y, weight)
-    return _poisson_f(pre, out, y, weight)
+    return _poisson_f(pre, out, y, weight)  # POISSON
 
 
 @_jit

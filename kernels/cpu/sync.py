@@ -36,7 +36,7 @@ check_once()  # before anything here can be loaded from Numba's disk cache (kern
 SPINS_BEFORE_YIELD = 2000
 
 if FAST:
-    from .numba_internals import (atomic_add, atomic_load as _atomic_load,
+    from .numba_internals import (atomic_add as _atomic_add, atomic_load as _atomic_load,
                                   compare_exchange as _compare_exchange,
                                   sched_yield as _sched_yield, spin_hint as _spin_hint)
 
@@ -47,7 +47,7 @@ _internal = njit(cache=True, nogil=True, **WITHOUT_WRAPPERS)
 
 # inlined at Numba's IR level: one compare-and-swap is not worth a compile of its own
 @njit(cache=True, nogil=True, inline="always")
-def take(taken, task, batch):
+def _take_atomic(taken, task, batch):
     """Take ``task`` of mini-batch ``batch`` if no worker has: each task's entry in ``taken``
     counts the batches whose task has been taken, so it holds ``batch`` until this one is.
 
@@ -66,7 +66,7 @@ def take(taken, task, batch):
 
 
 @_internal
-def wait_for(sync, index, value, abort):
+def _wait_for_atomic(sync, index, value, abort):
     """Wait until ``sync[index] >= value``, or until ``sync[abort]`` is not zero.
 
     Parameters
@@ -74,7 +74,7 @@ def wait_for(sync, index, value, abort):
     sync : ndarray of int64
         Shared by the workers.
     index : int
-        The counter waited on; written with :func:`atomic_add`.
+        The counter waited on; written with ``atomic_add``.
     value : int
     abort : int
         Where a worker that stops early (its error, a diverged loss) writes a non-zero value.
@@ -153,5 +153,7 @@ def _wait_for_locked(sync, index, value, abort):
     return stop
 
 
-if not FAST:
+if FAST:
+    atomic_add, take, wait_for = _atomic_add, _take_atomic, _wait_for_atomic
+else:
     atomic_add, take, wait_for = _atomic_add_locked, _take_locked, _wait_for_locked

@@ -38,6 +38,8 @@ if FAST:
 else:
     from .public_tables import call_3, call_4_float64, call_5, call_7, entries as _entries
 
+__all__ = ["call_3", "call_4_float64", "call_5", "call_7", "every_kernel", "kernel", "table"]
+
 ACTIVATION_FORWARD = {
     IDENTITY: act.identity_forward, SIGMOID: act.sigmoid_forward, TANH: act.tanh_forward,
     RELU: act.relu_forward, LEAKY_RELU: act.leaky_relu_forward, ELU: act.elu_forward,
