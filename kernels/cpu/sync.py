@@ -17,11 +17,12 @@ so that a worker the OS has descheduled gets the core back instead of spinning t
 out.
 
 On the public path (:mod:`fastbp.kernels.cpu.numba_path`) the same three functions enter Python
-(``numba.objmode``, which takes the GIL) and act under one lock, and a waiting thread checks under
-the lock, yielding its core (and the GIL) between checks: each meeting costs microseconds more.
+(``numba.objmode``, which takes the GIL) and act under one lock, and a waiting thread sleeps on a
+condition that each addition notifies: each meeting costs a microsecond or two more, and a worker
+that waits for another is woken later than a spinning one would see the phase open.
 """
 
-import os
+import platform
 import threading
 
 import numba
@@ -99,58 +100,72 @@ def _wait_for_atomic(sync, index, value, abort):
 # ---- the public path: Python, under a lock ------------------------------------------------------
 
 _lock = threading.Lock()
+_changed = threading.Condition(_lock)  # notified at every addition, which is what a waiter awaits
+_ADD, _TAKE, _WAIT = range(3)
+
+#: How long a waiting thread sleeps at most before it looks again: a stop written from Python
+#: (a failed worker, kernels/cpu/epoch.py) comes with no notice.
+WAIT_SECONDS = 0.01
 
 
-def _add(array, index, value):
-    with _lock:
-        old = int(array[index])
-        array[index] = old + value
-    return old
+def _meet(operation, array, index, a, b):
+    """``_ADD``: ``array[index] += a``, returning the old value; ``_TAKE``: ``array[index] = b``
+    if it holds ``a``, returning 1 if it did; ``_WAIT``: wait until ``array[index] >= a`` or
+    ``array[b] != 0``, returning 1 in the second case. Each under the lock: a read under it sees
+    every write made before a release of it. A waiting thread sleeps (holding neither the GIL nor
+    its core) until an addition wakes it: threads that took turns with the GIL to check would hand
+    it to each other too slowly."""
+    if operation == _ADD:
+        with _changed:
+            old = array.item(index)
+            array[index] = old + a
+            _changed.notify_all()
+        return old
+    if operation == _TAKE:
+        with _lock:
+            if array.item(index) != a:
+                return 0
+            array[index] = b
+        return 1
+    with _changed:
+        while array.item(index) < a and array.item(b) == 0:
+            _changed.wait(WAIT_SECONDS)
+        return int(array.item(b) != 0)
 
 
-def _exchange(array, index, expected, value):
-    with _lock:
-        if array[index] != expected:
-            return False
-        array[index] = value
-    return True
+# One block in Python for the three, compiled for one signature (not for each literal its callers
+# pass), so that a process compiles few: Numba compiles the Python side of an objmode block anew
+# in each process, once for each cached function it is part of. Without nogil, as the block takes
+# the GIL whatever its caller holds, and Numba warns of a nogil function that runs one.
+@njit("int64(int64, int64[::1], int64, int64, int64)", cache=True)
+def _meeting(operation, array, index, a, b):
+    with numba.objmode(result="int64"):
+        result = _meet(operation, array, index, a, b)
+    return result
 
 
-def _wait(sync, index, value, abort):
-    while True:
-        with _lock:  # a read under the lock sees every write made before the writer's release
-            reached, stop = sync[index] >= value, sync[abort] != 0
-        if stop:
-            return True
-        if reached:
-            return False
-        os.sched_yield()  # lets the GIL and the core go
-
-
-# Without nogil: the objmode block takes the GIL whatever the caller holds, and Numba warns of a
-# nogil function that runs one.
-_python_bound = njit(cache=True)
-
-
-@_python_bound
+@njit(cache=True, nogil=True, inline="always")
 def _atomic_add_locked(array, index, value):
-    with numba.objmode(old="int64"):
-        old = _add(array, index, value)
-    return old
+    return _meeting(_ADD, array, index, value, 0)
 
 
-@_python_bound
+@njit(cache=True, nogil=True, inline="always")
 def _take_locked(taken, task, batch):
-    with numba.objmode(done="boolean"):
-        done = _exchange(taken, task, batch, batch + 1)
-    return done
+    return _meeting(_TAKE, taken, task, batch, batch + 1) != 0
 
 
-@_python_bound
+# x86 keeps a thread's loads in order (its memory model is total store order): a plain read that
+# finds the phase open already, as a worker that opened it itself always does, needs no meeting,
+# since every write made before the opener's release is visible to the loads after it. Elsewhere
+# every check meets under the lock.
+_IN_ORDER_LOADS = platform.machine().lower() in ("x86_64", "amd64")
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _wait_for_locked(sync, index, value, abort):
-    with numba.objmode(stop="boolean"):
-        stop = _wait(sync, index, value, abort)
-    return stop
+    if _IN_ORDER_LOADS and sync[index] >= value and sync[abort] == 0:
+        return False
+    return _meeting(_WAIT, sync, index, value, abort) != 0
 
 
 if FAST:
