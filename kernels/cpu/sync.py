@@ -133,15 +133,17 @@ def _meet(operation, array, index, a, b):
         return int(array.item(b) != 0)
 
 
-# One block in Python for the three, compiled for one signature (not for each literal its callers
-# pass), so that a process compiles few: Numba compiles the Python side of an objmode block anew
-# in each process, once for each cached function it is part of. Without nogil, as the block takes
-# the GIL whatever its caller holds, and Numba warns of a nogil function that runs one.
-@njit("int64(int64, int64[::1], int64, int64, int64)", cache=True)
-def _meeting(operation, array, index, a, b):
-    with numba.objmode(result="int64"):
-        result = _meet(operation, array, index, a, b)
-    return result
+if not FAST:  # compiled (or loaded) on import, for one signature: the public path's alone
+    # One block in Python for the three, compiled for one signature (not for each literal its
+    # callers pass), so that a process compiles few: Numba compiles the Python side of an objmode
+    # block anew in each process, once for each cached function it is part of. Without nogil, as
+    # the block takes the GIL whatever its caller holds, and Numba warns of a nogil function that
+    # runs one.
+    @njit("int64(int64, int64[::1], int64, int64, int64)", cache=True)
+    def _meeting(operation, array, index, a, b):
+        with numba.objmode(result="int64"):
+            result = _meet(operation, array, index, a, b)
+        return result
 
 
 @njit(cache=True, nogil=True, inline="always")
