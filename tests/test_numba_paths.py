@@ -177,3 +177,16 @@ def _versions():
 @pytest.mark.parametrize("version, untested", _versions())
 def test_the_tested_range_includes_every_patch_release_of_its_ends(version, untested):
     assert (numba_internals.untested_version(version) is not None) == untested
+
+
+def test_info_names_the_path_this_process_took():
+    from fastbp.kernels.cpu.numba_path import PATH
+    from fastbp.studies import info
+
+    facts = dict(info.collect())
+    line = facts["CPU kernels"]
+    assert line == PATH.describe()
+    if PATH.fast:
+        assert line.startswith("fast path: Numba ") and "internals" in line
+    else:  # the suite run by .ci/public_api.sh
+        assert line == f"public API path: {numba_internals.PUBLIC_ONLY_VARIABLE}=1 is set"

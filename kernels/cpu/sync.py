@@ -100,7 +100,8 @@ def _wait_for_atomic(sync, index, value, abort):
 # ---- the public path: Python, under a lock ------------------------------------------------------
 
 _lock = threading.Lock()
-_changed = threading.Condition(_lock)  # notified at every addition, which is what a waiter awaits
+_changed = threading.Condition(_lock)  # notified at an addition, which is what a waiter awaits
+_waiters = [0]  # threads waiting on _changed: an addition with none to wake notifies no one
 _ADD, _TAKE, _WAIT = range(3)
 
 #: How long a waiting thread sleeps at most before it looks again: a stop written from Python
@@ -116,10 +117,11 @@ def _meet(operation, array, index, a, b):
     its core) until an addition wakes it: threads that took turns with the GIL to check would hand
     it to each other too slowly."""
     if operation == _ADD:
-        with _changed:
+        with _lock:
             old = array.item(index)
             array[index] = old + a
-            _changed.notify_all()
+            if _waiters[0]:
+                _changed.notify_all()
         return old
     if operation == _TAKE:
         with _lock:
@@ -127,9 +129,13 @@ def _meet(operation, array, index, a, b):
                 return 0
             array[index] = b
         return 1
-    with _changed:
-        while array.item(index) < a and array.item(b) == 0:
-            _changed.wait(WAIT_SECONDS)
+    with _lock:
+        _waiters[0] += 1
+        try:
+            while array.item(index) < a and array.item(b) == 0:
+                _changed.wait(WAIT_SECONDS)
+        finally:
+            _waiters[0] -= 1
         return int(array.item(b) != 0)
 
 
