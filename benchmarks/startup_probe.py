@@ -16,7 +16,12 @@
 * ``first-predict``: a serving process's first calls, ``MLPClassifier().fit`` on iris and its
   ``predict_proba``, the clock around the two calls alone (after ``fastbp warmup``, nothing is
   left to compile: ``tests/test_first_hour.py`` checks that, this times it);
-* ``first-forward``: a first float32 ``Sequential.forward`` of 150 rows, timed the same way.
+* ``first-forward``: a first float32 ``Sequential.forward`` of 150 rows, timed the same way;
+* ``steady-epoch CASE PROFILE``: a case of ``benchmarks/training_cases.py``, once fitted (compiled or
+  loaded), then the fastest epoch of many: each round a new model fitted for a few epochs, its time
+  divided by them. With the path the CPU kernels took through Numba
+  (:mod:`fastbp.kernels.cpu.numba_path`), for ``benchmarks/test_training.py``'s comparison of the
+  two.
 """
 
 import json
@@ -136,10 +141,40 @@ def first_forward():
     return {"seconds": seconds, "dtype": str(out.dtype), "shape": list(out.shape)}
 
 
+#: Epochs per timed round and rounds of ``steady-epoch``, by case: rounds of a tenth of a second
+#: or more, so that a slow moment on a shared machine spoils a round, not the minimum.
+STEADY = {"a_digits": (20, 15), "b_wide_deep": (1, 7), "c_1024": (1, 5)}
+
+
+def steady_epoch(case, profile):
+    from fastbp.kernels.cpu.numba_path import PATH
+
+    import fastbp
+    from benchmarks.training_cases import CASES, case_data, fastbp_model
+
+    data, hidden, batch_size, _, _ = CASES[case]
+    X, _, y, _ = case_data(data, profile)
+    dims = [X.shape[1], *hidden, 10]
+    epochs, rounds = STEADY[case]
+
+    def fit(n_epochs):
+        model = fastbp_model(dims)
+        begin = time.perf_counter()
+        model.fit(X, y, epochs=n_epochs, batch_size=batch_size, optimizer=fastbp.Adam(1e-3),
+                  alpha=1e-4, seed=0)
+        return time.perf_counter() - begin
+
+    start = time.perf_counter()
+    fit(1)  # compiled, or loaded from the cache
+    first = time.perf_counter() - start
+    best = min(fit(epochs) / epochs for _ in range(rounds))
+    return {"case": case, "fast_path": PATH.fast, "first_fit": first, "epoch": best}
+
+
 MODES = {"first-fit": first_fit, "first-use": first_use, "data-only": data_only,
          "fastbp-estimator": lambda: estimator("fastbp"),
          "sklearn-estimator": lambda: estimator("sklearn"), "first-predict": first_predict,
-         "first-forward": first_forward}
+         "first-forward": first_forward, "steady-epoch": steady_epoch}
 
 if __name__ == "__main__":
-    print(json.dumps(MODES[sys.argv[1]]()))
+    print(json.dumps(MODES[sys.argv[1]](*sys.argv[2:])))

@@ -10,6 +10,10 @@ Every measurement is a fresh ``python -m benchmarks.startup_probe`` process:
   kernels, loading them from the cache, starting threads, and exiting;
 * **whole process**: ``MLPClassifier(random_state=0).fit`` on digits, fastbp's against
   scikit-learn's, in alternating pairs of fresh processes (warm cache), compared by medians;
+* **public Numba path**: the cold and warm first fits above, on the fast path (Numba's internals)
+  and, in the same run, on its documented API alone (``FASTBP_NUMBA_PUBLIC_ONLY=1``,
+  :mod:`fastbp.kernels.cpu.numba_path`), each path with its own empty cache; reported, the public
+  path expected slower to compile;
 * **after warmup**: ``fastbp warmup`` into a new empty ``NUMBA_CACHE_DIR``, then fresh processes
   timing, around the calls alone, their first ``MLPClassifier().fit`` on iris plus first
   ``predict_proba``, and (another process) their first float32 ``Sequential.forward``; each also
@@ -35,11 +39,17 @@ import time
 
 import pytest
 
+from fastbp.kernels.numba_internals import PUBLIC_ONLY_VARIABLE
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-def _probe(mode, cache_dir):
-    """Run one probe process; returns (wall seconds, its JSON)."""
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir))
+def _probe(mode, cache_dir, public_only=False):
+    """Run one probe process (on Numba's documented API alone if ``public_only``); returns (wall
+    seconds, its JSON)."""
+    env = {k: v for k, v in os.environ.items() if k != PUBLIC_ONLY_VARIABLE}
+    env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    if public_only:
+        env[PUBLIC_ONLY_VARIABLE] = "1"
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "benchmarks.startup_probe", mode], cwd=ROOT,
                           env=env, capture_output=True, text=True, check=True, timeout=600)
@@ -124,6 +134,33 @@ def test_whole_process_estimator_fit(benchmark, cache_dir, profile):
         speedup=speedup, target_speedup=1.5, train_accuracy=scores)
     print(f"\nwhole process: fastbp {statistics.median(fastbp_s):.2f} s, scikit-learn "
           f"{statistics.median(sklearn_s):.2f} s: {speedup:.2f}x (target >= 1.5x)")
+
+
+def test_public_numba_path_first_fits(benchmark, cache_dir, profile):
+    benchmark.group = "start-up"
+    cold = {"fast": [], "public": []}
+    warm = {"fast": [], "public": []}
+
+    def both_paths():
+        # the two paths alternate, so that drift in the machine's speed falls on both alike
+        for path in ("fast", "public"):
+            fresh = pathlib.Path(tempfile.mkdtemp(dir=cache_dir))
+            cold[path].append(_probe("first-fit", fresh, public_only=path == "public")[1])
+            warm[path].append(_probe("first-fit", fresh, public_only=path == "public")[1])
+
+    benchmark.pedantic(both_paths, rounds=3 if profile == "full" else 1, iterations=1)
+    figures = {}
+    for path in ("fast", "public"):
+        figures[f"{path}_cold_first_fit_s"] = statistics.median(p["first_fit"] for p in cold[path])
+        figures[f"{path}_warm_first_fit_s"] = statistics.median(p["first_fit"] for p in warm[path])
+        figures[f"{path}_warm_import_kernels_s"] = statistics.median(
+            p["import_kernels"] for p in warm[path])
+    figures["cold_first_fit_ratio"] = (figures["public_cold_first_fit_s"]
+                                       / figures["fast_cold_first_fit_s"])
+    figures["warm_first_fit_ratio"] = (figures["public_warm_first_fit_s"]
+                                       / figures["fast_warm_first_fit_s"])
+    benchmark.extra_info.update(figures)
+    print("\npublic Numba path: " + ", ".join(f"{k}={v:.3f}" for k, v in figures.items()))
 
 
 def _after_warmup(mode, cache_dir):

@@ -1,14 +1,20 @@
-"""Training speed against scikit-learn, PyTorch and the BLAS roofline (cases a-c).
+"""Training speed against scikit-learn, PyTorch and the BLAS roofline (cases a-c), and the CPU
+kernels' steady-state epoch on Numba's documented API alone against its internals.
 
 Each case trains the same float32 architecture with Adam (lr 1e-3, alpha 1e-4), the same initial
 weight distribution, batch size and epochs, in one process; the benchmark times fastbp's ``fit`` and
 ``extra_info`` holds the baselines, the ratios, the test accuracies and whether each target is met.
 Times are the best of 7 runs (case a, a fraction of a second each) or 3 on every side in the full
 profile, each run started after :func:`~benchmarks.baselines.settle`.
+The public Numba path (``FASTBP_NUMBA_PUBLIC_ONLY=1``, :mod:`fastbp.kernels.cpu.numba_path`) is
+timed in fresh processes, ``python -m benchmarks.startup_probe steady-epoch``, alternating with
+the fast path's, each path with its own empty cache: the fastest epoch of each, and their ratio.
 Run: ``pytest benchmarks/test_training.py --profile full --benchmark-json=...``.
 """
 
+import json
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -18,6 +24,7 @@ import numpy as np
 import pytest
 
 import fastbp
+from fastbp.kernels.numba_internals import PUBLIC_ONLY_VARIABLE
 
 from .baselines import (blas_flop_rate, gemm_flops_per_epoch, settle, sklearn_fit,
                         torch_fit)
@@ -116,3 +123,58 @@ def test_first_fit_latency(benchmark, tmp_path):
     benchmark.extra_info.update(cold_first_fit_s=cold, warm_cache_first_fit_s=warm)
     print(f"\nfirst fit: cold JIT {cold:.2f} s, warm cache {warm:.2f} s")
     assert warm < cold  # the disk cache is used
+
+
+#: The public Numba path's steady-state epoch may be this much slower than the fast path's, at
+#: most, where a batch's arithmetic outweighs its threads' meetings (each a trip into Python on the
+#: public path, some microseconds, six to eight per batch: kernels/cpu/sync.py).
+PUBLIC_PATH_RATIO_MAX = 1.10
+
+#: The cases timed on both paths, and whether the ratio is held to PUBLIC_PATH_RATIO_MAX: case (a)'s
+#: batches take about a tenth of a millisecond, and its meetings cost the public path a tenth more.
+PUBLIC_PATH_CASES = {"a_digits": False, "b_wide_deep": True}
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def _steady_epoch(case, profile, cache_dir, public_only):
+    env = {k: v for k, v in os.environ.items() if k != PUBLIC_ONLY_VARIABLE}
+    env.update(NUMBA_CACHE_DIR=str(cache_dir), FASTBP_QUIET="1")
+    if public_only:
+        env[PUBLIC_ONLY_VARIABLE] = "1"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.startup_probe", "steady-epoch", case,
+                           profile], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=True, timeout=1800)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["fast_path"] == (not public_only), result
+    return result
+
+
+@pytest.mark.parametrize("case", list(PUBLIC_PATH_CASES))
+def test_public_numba_path_steady_state(benchmark, case, profile, tmp_path):
+    """The fastest epoch on Numba's documented API alone against the fast path's, same run."""
+    benchmark.group = f"public Numba path {case}"
+    runs = {"fast": [], "public": []}
+
+    def both_paths():
+        # alternating, so that drift in the machine's speed falls on both alike
+        for path in ("fast", "public"):
+            runs[path].append(_steady_epoch(case, profile, tmp_path / path, path == "public"))
+
+    benchmark.pedantic(both_paths, rounds=3 if profile == "full" else 1, iterations=1)
+    fast = min(run["epoch"] for run in runs["fast"])
+    public = min(run["epoch"] for run in runs["public"])
+    info = {"profile": profile, "fast_epoch_s": fast, "public_epoch_s": public,
+            "steady_state_ratio": public / fast, "ratio_max": PUBLIC_PATH_RATIO_MAX,
+            "held_to_ratio_max": PUBLIC_PATH_CASES[case],
+            "fast_cold_first_fit_s": runs["fast"][0]["first_fit"],
+            "public_cold_first_fit_s": runs["public"][0]["first_fit"],
+            "fast_warm_first_fit_s": min(run["first_fit"] for run in runs["fast"][1:]) if
+            len(runs["fast"]) > 1 else None,
+            "public_warm_first_fit_s": min(run["first_fit"] for run in runs["public"][1:]) if
+            len(runs["public"]) > 1 else None}
+    benchmark.extra_info.update(info)
+    print(f"\n{case}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                    for k, v in info.items()))
+    if PUBLIC_PATH_CASES[case]:
+        assert public / fast <= PUBLIC_PATH_RATIO_MAX

@@ -119,8 +119,10 @@ def build_parser():
 
     commands.add_parser("info", help="versions, BLAS, threading, SIMD and CUDA in use",
                         description="Print the versions of fastbp and its dependencies, the BLAS "
-                                    "in use, Numba's threading layer and thread count, the CPU's "
-                                    "SIMD features and whether CUDA is available (and which GPU).")
+                                    "in use, the path the CPU kernels take through Numba (its "
+                                    "internals, or its public API alone and why), Numba's "
+                                    "threading layer and thread count, the CPU's SIMD features "
+                                    "and whether CUDA is available (and which GPU).")
 
     inspect = commands.add_parser(
         "inspect", help="print what a saved model file holds, after verifying its checksum",

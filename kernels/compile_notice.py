@@ -6,17 +6,20 @@ even where the application configured no logging), at most once per process and 
 silenced by ``FASTBP_QUIET=1``, by setting the ``fastbp`` logger's level above WARNING, and inside
 :func:`silenced` (``fastbp warmup``, whose whole point is to compile).
 
-How "about to compile" is detected: Numba broadcasts a ``"numba:compile"`` event (its public
-event API, :mod:`numba.core.event`) when a dispatcher has found nothing in memory or in its disk
-cache for a signature and starts compiling it; a signature loaded from the cache broadcasts
-nothing. So the notice is said exactly when a compile starts, before its seconds are spent, for the
-very function and argument types concerned, and never when the cache serves. The listener reports
+How "about to compile" is detected: Numba broadcasts a ``"numba:compile"`` event when a
+dispatcher has found nothing in memory or in its disk cache for a signature and starts compiling
+it; a signature loaded from the cache broadcasts nothing. So the notice is said exactly when a
+compile starts, before its seconds are spent, for the very function and argument types concerned,
+and never when the cache serves. Numba's event API is not among its documented ones: it is reached
+through :func:`fastbp.kernels.numba_internals.listen_to_compiles`, and where that is unavailable
+(``FASTBP_NUMBA_PUBLIC_ONLY=1``, an untested Numba) no notice is given. The listener reports
 only the outermost compile in a thread (the helpers a kernel calls compile inside its compile) and
 only this package's CPU kernels (modules ``fastbp.kernels.cpu*``); the dtype is the first
 floating-point array among the compiled signature's arguments.
 
 :func:`install` is called once, before any kernel can be loaded or compiled, by
-:func:`fastbp.kernels.disk_cache.check_once`. This module imports nothing but the standard library and Numba.
+:func:`fastbp.kernels.disk_cache.check_once`. This module imports nothing but the standard library,
+Numba and :mod:`fastbp.kernels.numba_internals`.
 """
 
 import contextlib
@@ -32,7 +35,7 @@ MODULE_PREFIX = "fastbp.kernels.cpu"
 #: The environment variable that silences the notice (any value but "", "0", "false", "no").
 QUIET_VARIABLE = "FASTBP_QUIET"
 
-_state = {"installed": False, "announced": set(), "silenced": 0}
+_state = {"installed": False, "listening": False, "announced": set(), "silenced": 0}
 _lock = threading.Lock()
 _depth = threading.local()  # compiles in progress on this thread, outermost first
 
@@ -50,14 +53,20 @@ def quiet():
 
 
 def install():
-    """Start listening to Numba's compiles (idempotent; thread-safe)."""
-    with _lock:
-        if _state["installed"]:
-            return
-        from numba.core import event
+    """Start listening to Numba's compiles (idempotent; thread-safe).
 
-        event.register("numba:compile", _listener(event.Listener))
-        _state["installed"] = True
+    Returns
+    -------
+    bool
+        Whether compiles will be noticed (Numba's compile events are available).
+    """
+    with _lock:
+        if not _state["installed"]:
+            from .numba_internals import listen_to_compiles
+
+            _state["listening"] = listen_to_compiles(_compile_started, _compile_ended)
+            _state["installed"] = True
+        return _state["listening"]
 
 
 @contextlib.contextmanager
@@ -103,7 +112,7 @@ def announce(module, argument_types):
 def dtype_of(argument_types):
     """The name of the first floating-point array's dtype among ``argument_types`` (searched
     through tuples and records too), or None."""
-    from numba.core import types
+    from numba import types
 
     pending = list(argument_types)
     while pending:
@@ -116,24 +125,18 @@ def dtype_of(argument_types):
     return None
 
 
-def _listener(base):
-    """A :class:`numba.core.event.Listener` (``base``) calling :func:`announce` for the outermost
-    compile on each thread; it never raises, so that it cannot break a compile."""
+def _compile_started(module, argument_types):
+    """Announce the outermost compile on each thread (:func:`announce`); never raises, so that it
+    cannot break a compile."""
+    depth = getattr(_depth, "value", 0)
+    _depth.value = depth + 1
+    if depth:
+        return  # a helper compiled inside a compile already announced (or not to be)
+    try:
+        announce(module, argument_types)
+    except Exception:  # noqa: BLE001  a notice is never worth a failed compile
+        pass
 
-    class CompileListener(base):
-        def on_start(self, event):
-            depth = getattr(_depth, "value", 0)
-            _depth.value = depth + 1
-            if depth:
-                return  # a helper compiled inside a compile already announced (or not to be)
-            try:
-                data = event.data
-                announce(getattr(data["dispatcher"].py_func, "__module__", "") or "",
-                         data["args"])
-            except Exception:  # noqa: BLE001  a notice is never worth a failed compile
-                pass
 
-        def on_end(self, event):
-            _depth.value = max(0, getattr(_depth, "value", 1) - 1)
-
-    return CompileListener()
+def _compile_ended():
+    _depth.value = max(0, getattr(_depth, "value", 1) - 1)

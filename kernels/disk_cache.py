@@ -1,40 +1,52 @@
-"""Numba's disk cache of this package's kernels, kept loadable across upgrades.
+"""Numba's disk cache of this package's kernels: valid only for the exact sources that wrote it.
 
-Numba keeps, per cached function, an index file (``<module>.<function>-<line>.pyXY.nbi``) holding
-a stamp of the module's source and the compiled signatures. It unpickles the whole index and only
-then compares the stamp with the source's, so an index written for another version of a module is
-read before it is found stale. Its signatures name the record classes of the version that wrote
-it; where this version no longer has one of them, the unpickling raises ``AttributeError`` and the
-function fails on its first call instead of compiling. Installers leave these files behind (they
-are not among a wheel's files), and a function's line often stays the same across versions.
+Numba stamps each cached function with its own source file and nothing else. A kernel that inlines
+or calls code of another file (``dense_backward`` of ``cpu/__init__.py`` inlines ``_column_sums``
+of ``cpu/epoch.py``; every CUDA kernel calls the device functions of ``cuda/math.py``) is loaded
+from the cache after that other file changed, and computes with its old code. And Numba unpickles
+a whole index before it compares the stamp: an index whose signatures name a record class that
+the new sources no longer have fails the first call instead of compiling.
 
-:func:`check_once`, called on import by every module here that caches compiled functions, so before
-any of them is loaded, removes each index whose stamp is not its source's: one Numba would discard
-anyway, so no valid entry is lost. Stamps are compared without unpickling (from the pickle's
-opcodes). A source's stamp is the one Numba's own cache locator takes (a hash of the file in Numba
-0.68), or the file's modification time and size, which numba-cuda's caching (the CUDA kernels'
-indexes) and older Numba versions take.
+So each folder the kernels are cached in holds a stamp file, :data:`STAMP_FILE`: a hash of every
+``.py`` file of the package (its subpackages included), with the fastbp and Numba versions
+(:func:`sources_stamp`). :func:`check_once`, called on import by every module here that caches
+compiled functions, so before any of them can be loaded, compares it with the sources'; where it
+differs (or is missing), every Numba cache file (``.nbi`` index, ``.nbc`` data) in that folder is
+removed before the new stamp is written. Numba's cache folders hold one source folder's files each
+(``kernels/``, ``kernels/cpu/``, ``kernels/cuda/``), so nothing but the kernels' cache is touched.
+
+Where the folders are comes from Numba's own cache locator where the internals are allowed
+(:func:`fastbp.kernels.numba_internals.cache_directory`), else from Numba's documented rules
+(``NUMBA_CACHE_DIR``, the ``__pycache__`` beside the sources, the user-wide cache). Two processes
+of different sources writing the same cache folder at the same time (a checkout edited while its
+tests run) can still leave an entry of the one the other then loads: the stamp is checked once
+per process, at its first kernel import.
 """
 
-import copy
-import inspect
+import hashlib
 import os
-import pickletools
 import threading
+import types
 
-import numba
-from numba.core.caching import FunctionCache
-from numba.core.serialize import dumps
+from . import numba_internals
+
+#: The stamp file kept in each of the kernels' cache folders.
+STAMP_FILE = "fastbp-sources.stamp"
+
+#: Numba's cache files: a function's index and its compiled data.
+CACHE_SUFFIXES = (".nbi", ".nbc")
+
+PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 _check = {"started": False}
 _checking = threading.Lock()
 
 
 def check_once():
-    """Remove the stale Numba cache indexes of this package's kernels (:func:`drop_stale_
-    indexes`), once per process; other threads wait for the check to end. First, have fastbp say
-    when a kernel is about to compile (:mod:`fastbp.kernels.compile_notice`): this runs before
-    any kernel can be compiled or loaded."""
+    """Empty the kernels' cache folders whose stamp is not the sources' (:func:`refresh`), once
+    per process; other threads wait for the check to end. First, have fastbp say when a kernel is
+    about to compile (:mod:`fastbp.kernels.compile_notice`): this runs before any kernel can be
+    compiled or loaded."""
     with _checking:
         if _check["started"]:
             return
@@ -42,132 +54,126 @@ def check_once():
         from .compile_notice import install
 
         install()
-        try:
-            cache_dir, stamp_of = numba_cache(_probe)
-        except Exception:  # noqa: BLE001  Numba laid out otherwise: its cache is left to it
-            return
-        drop_stale_indexes(cache_dir, stamp_of)
+        refresh(PACKAGE)
 
 
-def _probe():
-    """A function of this package's directory, for Numba to locate its cache."""
-
-
-def numba_cache(function):
-    """Where Numba caches the functions compiled from the modules of ``function``'s directory
-    (``NUMBA_CACHE_DIR``, the directory's ``__pycache__`` or the user's cache), and the stamp it
-    takes of those modules' sources.
+def refresh(package):
+    """Empty every cache folder of ``package``'s sources whose stamp differs from
+    :func:`sources_stamp` of ``package``, and stamp it.
 
     Parameters
     ----------
-    function : a Python function
-
-    Returns
-    -------
-    cache_dir : str
-    stamp_of : callable
-        Module name -> the stamps its source may be given now, as a tuple: the one Numba's cache
-        locator takes, and ``(st_mtime, st_size)``; empty for a module that is not there.
-
-    Raises
-    ------
-    RuntimeError
-        If the locator does not take its stamp from the file it is pointed at: a wrong stamp
-        would have every index removed on every start.
-    """
-    cache = FunctionCache(function)
-    locator = cache._impl.locator
-    source = os.path.abspath(inspect.getfile(function))
-
-    def stamp(path):
-        twin = copy.copy(locator)
-        twin._py_file = path
-        return twin.get_source_stamp()
-
-    own = stamp(source)
-    if own != locator.get_source_stamp() or stamp(os.__file__) == own:
-        raise RuntimeError("Numba's cache locator stamps sources otherwise")
-
-    def stamp_of(module):
-        path = os.path.join(os.path.dirname(source), module + ".py")
-        if not os.path.isfile(path):
-            return ()
-        status = os.stat(path)
-        return stamp(path), (status.st_mtime, status.st_size)
-
-    return cache._cache_path, stamp_of
-
-
-def drop_stale_indexes(cache_dir, stamp_of):
-    """Remove the Numba cache indexes in ``cache_dir`` whose stamp is none of their module's.
-
-    Indexes written by another Numba version are left alone: Numba skips them unread.
-
-    Parameters
-    ----------
-    cache_dir : str
-        A directory of Numba cache files.
-    stamp_of : callable
-        Module name -> the stamps its source may be given now (:func:`numba_cache`); none if it
-        is gone.
+    package : str
+        A folder of Python sources; its subfolders with sources are covered too.
 
     Returns
     -------
     list of str
-        The paths removed.
+        The cache files removed.
     """
-    try:
-        names = [name for name in os.listdir(cache_dir) if name.endswith(".nbi")]
-    except OSError:
-        return []  # no cache yet, or none this process may read
-    stamps = {}
+    stamp = sources_stamp(package)
     removed = []
-    for name in names:
-        path = os.path.join(cache_dir, name)
-        module = name.split(".", 1)[0]
-        if module not in stamps:
-            stamps[module] = [_stamp_opcodes(pickletools.genops(dumps((stamp, {}))))
-                              for stamp in stamp_of(module)]
-        if not _stale(path, stamps[module]):
-            continue
-        try:
-            os.remove(path)
-        except OSError:
-            continue  # removed by another process, or not this process's to remove
-        removed.append(path)
+    for folder in source_folders(package):
+        removed += refresh_folder(cache_folder(folder), stamp)
     return removed
 
 
-def _stale(path, current):
-    """Whether the index at ``path`` was written by this Numba for another source than the one
-    whose stamps pickle as the opcodes in the list ``current`` (empty: a source that is gone)."""
-    try:
-        with open(path, "rb") as file:
-            # two pickles: Numba's version, then (stamp, overloads); genops stops at the end of
-            # the first
-            version = [arg for op, arg, _ in pickletools.genops(file)
-                       if arg is not None and op.name not in _FRAMING]
-            if version != [numba.__version__]:
-                return False
-            found = _stamp_opcodes(pickletools.genops(file))
-    except (OSError, ValueError, EOFError):
-        return False  # unreadable here: left to Numba
-    return found is not None and found not in current
-
-
-_FRAMING = {"PROTO", "FRAME", "MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"}
-
-
-def _stamp_opcodes(opcodes):
-    """``(name, argument)`` of the opcodes of a ``(stamp, overloads)`` pickle up to the
-    overloads' dict; None if there is none within the first few."""
+def source_folders(package):
+    """``package`` and each folder under it that holds ``.py`` files (``__pycache__`` aside)."""
     found = []
-    for op, arg, _ in opcodes:
-        if op.name in _FRAMING:
-            continue
-        if op.name == "EMPTY_DICT":
-            return found
-        found.append((op.name, arg))
-        if len(found) > 8 or op.name == "STOP":
-            return None
-    return None
+    for folder, subfolders, files in os.walk(package):
+        subfolders[:] = sorted(name for name in subfolders if name != "__pycache__")
+        if any(name.endswith(".py") for name in files):
+            found.append(folder)
+    return found
+
+
+def cache_folder(source_folder):
+    """The folder Numba caches the functions of ``source_folder``'s modules in."""
+    first = min(name for name in os.listdir(source_folder) if name.endswith(".py"))
+    return numba_internals.cache_directory(_function_of(os.path.join(source_folder, first)))
+
+
+def _function_of(source):
+    """A function that claims to be defined in ``source``, for Numba's locator (which reads no
+    more of it than its file): the folder's modules need not be imported to find their cache."""
+    def probe():
+        """Nothing: its file is all that is asked of it."""
+    return types.FunctionType(probe.__code__.replace(co_filename=source), {})
+
+
+def sources_stamp(package):
+    """A hash of every ``.py`` file under ``package`` (path and content), with the fastbp and
+    Numba versions: cached code is valid for exactly these.
+
+    Returns
+    -------
+    str
+    """
+    import numba
+
+    digest = hashlib.sha256()
+    for folder in source_folders(package):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                digest.update(os.path.relpath(path, package).encode() + b"\0")
+                with open(path, "rb") as file:
+                    digest.update(file.read() + b"\0")
+    digest.update(f"fastbp {_fastbp_version()}\0numba {numba.__version__}".encode())
+    return digest.hexdigest()
+
+
+def _fastbp_version():
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("fastbp")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def refresh_folder(cache_dir, stamp):
+    """Remove every Numba cache file in ``cache_dir`` unless its stamp file holds ``stamp``, then
+    write ``stamp`` there.
+
+    Parameters
+    ----------
+    cache_dir : str
+    stamp : str
+
+    Returns
+    -------
+    list of str
+        The paths removed; none where the folder cannot be read or written (Numba then caches
+        elsewhere, or nothing).
+    """
+    stamp_path = os.path.join(cache_dir, STAMP_FILE)
+    try:
+        with open(stamp_path) as file:
+            if file.read() == stamp:
+                return []
+    except OSError:
+        pass  # no stamp yet (a new folder, or files fastbp did not stamp): emptied below
+    try:
+        names = os.listdir(cache_dir)
+    except OSError:
+        names = []
+    removed = []
+    for name in names:
+        if name.endswith(CACHE_SUFFIXES):
+            path = os.path.join(cache_dir, name)
+            try:
+                os.remove(path)
+            except OSError:
+                continue  # removed by another process, or not this process's to remove
+            removed.append(path)
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        partial = f"{stamp_path}.{os.getpid()}"
+        with open(partial, "w") as file:
+            file.write(stamp)
+        os.replace(partial, stamp_path)  # whole or not at all, whoever writes last
+    except OSError:
+        pass  # a folder this process may not write: Numba cannot cache there either
+    return removed

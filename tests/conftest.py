@@ -1,5 +1,11 @@
-"""Shared test setup: ``helpers`` importable whatever pytest's import mode, hypothesis's profiles,
-and its failure reports kept working under ``filterwarnings = error``.
+"""Shared test setup: an empty Numba cache of the suite's own, ``helpers`` importable whatever
+pytest's import mode, hypothesis's profiles, and its failure reports kept working under
+``filterwarnings = error``.
+
+The suite compiles into a new, empty ``NUMBA_CACHE_DIR`` (removed at exit), unless the variable is
+set already: code a developer's earlier checkout left in the kernels' ``__pycache__`` is never what
+a test runs, and the test processes' subprocesses, which inherit the variable, share what the suite
+compiled. It is set here, at the suite's start, before anything imports Numba (which reads it once).
 
 Hypothesis profiles (``HYPOTHESIS_PROFILE``): ``ci``, the default, draws the same examples on every
 run, so a test run passes or fails on the code alone; ``explore`` draws new ones each run
@@ -7,11 +13,21 @@ run, so a test run passes or fails on the code alone; ``explore`` draws new ones
 fixed draw misses.
 """
 
+import atexit
 import os
 import pathlib
+import shutil
 import sys
+import tempfile
 
-from hypothesis import settings
+if not os.environ.get("NUMBA_CACHE_DIR"):
+    _NUMBA_CACHE = tempfile.mkdtemp(prefix="fastbp-tests-numba-cache-")
+    os.environ["NUMBA_CACHE_DIR"] = _NUMBA_CACHE
+    atexit.register(shutil.rmtree, _NUMBA_CACHE, ignore_errors=True)
+    if "numba" in sys.modules:  # imported by a plugin before this file: tell it too
+        sys.modules["numba"].config.CACHE_DIR = _NUMBA_CACHE
+
+from hypothesis import settings  # noqa: E402  (after the cache is set: it may import Numba)
 
 settings.register_profile("ci", derandomize=True)
 settings.register_profile("explore", derandomize=False)

@@ -1,144 +1,238 @@
-"""Numba's disk cache across versions of a module (kernels/disk_cache.py): an index another
-version left is removed before it can break a call; a current one is kept and loaded."""
+"""Numba's disk cache of the kernels is valid for the exact sources that wrote it
+(kernels/disk_cache.py): a change to any kernels file, the one a cached function inlines included,
+empties the kernels' cache folders before anything is loaded from them; an unchanged checkout keeps
+and loads them. Each case runs fresh processes, as a user's next start would."""
 
+import json
 import os
-import pickle
+import pathlib
+import shutil
 import subprocess
 import sys
 import textwrap
 
-import numba
 import numpy as np
-from numba.core.serialize import dumps
+import pytest
 
 import fastbp
-from fastbp.kernels import disk_cache
+from fastbp.kernels import disk_cache, numba_internals
 
-# Two versions of a module: the second renames the record class the first cached a signature
-# with, and keeps the cached function at the same line, so Numba's index file has the same name.
-VERSION_1 = textwrap.dedent("""
-    from typing import NamedTuple
-    from numba import njit
-    class Rec(NamedTuple):
-        a: float
-    @njit(cache=True)
-    def double(r):
-        return r.a * 2
-    RECORD = Rec
-""")
-VERSION_2 = VERSION_1.replace("class Rec(", "class Record(").replace("= Rec", "= Record")
-
-CALL = "import versioned; print(versioned.double(versioned.RECORD(1.5)))"
-GUARDED_CALL = textwrap.dedent("""
-    import versioned
-    from fastbp.kernels.disk_cache import drop_stale_indexes, numba_cache
-    print([os.path.basename(p) for p in drop_stale_indexes(*numba_cache(versioned.double.py_func))])
-    print(versioned.double(versioned.RECORD(1.5)))
-""").replace("import versioned\n", "import os, versioned\n", 1)
+KERNELS = pathlib.Path(disk_cache.__file__).resolve().parent
 
 
-def _printed(run):
-    """What the code printed, without Numba's cache log."""
-    return [line for line in run.stdout.splitlines() if not line.startswith("[cache]")]
-
-
-def _run(directory, code):
-    env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
-    env.update(PYTHONPATH=os.pathsep.join([str(directory), env.get("PYTHONPATH", "")]),
+def _run(code, cwd, cache_dir=None, public_only=False, argv=()):
+    """Run ``code`` in a fresh interpreter (``cache_dir``: its ``NUMBA_CACHE_DIR``, None for
+    Numba's in-tree ``__pycache__``); returns what it printed, without Numba's cache log."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_CACHE_DIR", numba_internals.PUBLIC_ONLY_VARIABLE)}
+    env.update(PYTHONPATH=os.pathsep.join([str(cwd), env.get("PYTHONPATH", "")]),
                NUMBA_DEBUG_CACHE="1")
-    return subprocess.run([sys.executable, "-c", code], cwd=directory, env=env,
-                          capture_output=True, text=True, timeout=300)
+    if cache_dir is not None:
+        env["NUMBA_CACHE_DIR"] = str(cache_dir)
+    if public_only:
+        env[numba_internals.PUBLIC_ONLY_VARIABLE] = "1"
+    done = subprocess.run([sys.executable, "-c", code, *map(str, argv)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+    return done, [line for line in done.stdout.splitlines() if not line.startswith("[cache]")]
 
 
-def test_an_index_another_version_left_is_removed_before_it_breaks_a_call(tmp_path):
-    module = tmp_path / "versioned.py"
-    module.write_text(VERSION_1)
-    first = _run(tmp_path, CALL)
+# ---- a cached function whose helper, in another file, changes ----------------------------------
+
+PAIR = {
+    "__init__.py": "",
+    "a.py": textwrap.dedent("""
+        from numba import njit
+        from .b import helper
+        @njit(cache=True)
+        def total(x):
+            return helper(x) + 1
+    """),
+    "b.py": textwrap.dedent("""
+        from numba import njit
+        @njit(inline="always")
+        def helper(x):
+            return x * 2
+    """),
+}
+UNGUARDED = "from pair import a; print(a.total(3))"
+GUARDED = textwrap.dedent("""
+    import os
+    from fastbp.kernels import disk_cache
+    import pair
+    removed = disk_cache.refresh(os.path.dirname(pair.__file__))
+    from pair import a
+    print(len(removed), a.total(3))
+""")
+
+
+@pytest.mark.parametrize("cache", ["in-tree", "NUMBA_CACHE_DIR"])
+@pytest.mark.parametrize("path", ["fast", "public"])
+def test_a_cached_function_is_recompiled_when_a_file_it_inlines_changes(tmp_path, cache, path):
+    package = tmp_path / "pair"
+    package.mkdir()
+    for name, text in PAIR.items():
+        (package / name).write_text(text)
+    settings = dict(cache_dir=tmp_path / "cache" if cache == "NUMBA_CACHE_DIR" else None,
+                    public_only=path == "public")
+    first, printed = _run(GUARDED, tmp_path, **settings)
     assert first.returncode == 0, first.stderr
-    assert _printed(first) == ["3.0"]
-    index = [name for name in os.listdir(tmp_path / "__pycache__") if name.endswith(".nbi")]
-    assert len(index) == 1
+    assert printed == ["0 7"]  # a new folder: nothing to remove, compiled and cached
 
-    module.write_text(VERSION_2)
-    # what the guard prevents: Numba unpickles the old index before it compares the stamps
-    unguarded = _run(tmp_path, CALL)
-    assert unguarded.returncode != 0
-    assert "AttributeError" in unguarded.stderr and "'Rec'" in unguarded.stderr
+    (package / "b.py").write_text(PAIR["b.py"].replace("x * 2", "x * 3"))
+    # what the stamp prevents: Numba checks a.py alone, finds it unchanged, serves the old code
+    stale, printed = _run(UNGUARDED, tmp_path, **settings)
+    assert stale.returncode == 0, stale.stderr
+    assert printed == ["7"] and "[cache] data loaded from" in stale.stdout
 
-    guarded = _run(tmp_path, GUARDED_CALL)
-    assert guarded.returncode == 0, guarded.stderr
-    assert _printed(guarded) == [repr(index), "3.0"]
+    fresh, printed = _run(GUARDED, tmp_path, **settings)
+    assert fresh.returncode == 0, fresh.stderr
+    removed, value = printed[0].split()
+    assert int(removed) >= 2 and value == "10"  # a's index and data were removed; b's code ran
 
-    # the index this version wrote is current: kept, and the next process loads from it
-    again = _run(tmp_path, GUARDED_CALL)
+    again, printed = _run(GUARDED, tmp_path, **settings)
     assert again.returncode == 0, again.stderr
-    assert _printed(again) == ["[]", "3.0"]
-    assert "[cache] data loaded from" in again.stdout
+    assert printed == ["0 10"] and "[cache] data loaded from" in again.stdout
 
 
-def _index(path, version, stamp):
-    """An index file laid out as Numba's: its version, then (stamp, overloads), each pickled."""
-    with open(path, "wb") as file:
-        pickle.dump(version, file, protocol=-1)
-        file.write(dumps((stamp, {})))
+# ---- the kernels themselves --------------------------------------------------------------------
+
+DENSE_BACKWARD = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, sys.argv[1])
+    import numpy as np
+    import kernels
+    assert kernels.__file__.startswith(sys.argv[1]), kernels.__file__
+    from kernels import codes, cpu
+    rng = np.random.default_rng(0)
+    x, W = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    grad = rng.standard_normal((5, 4))
+    out = x @ W
+    dW, db = np.empty((3, 4)), np.empty(4)
+    cpu.dense_backward(None, dW, db, grad, x, W, out, out.copy(), codes.IDENTITY)
+    print(json.dumps({"db": db.tolist(), "expected": grad.sum(0).tolist()}))
+""")
 
 
-def test_indexes_are_removed_by_their_stamp_and_left_for_another_numba(tmp_path):
-    # stamps as Numba 0.68 takes them (a hash) and as numba-cuda does (modification time, size)
-    def stamp_of(module):  # "gone" has no source any more
-        return (b"current", (1.5, 120)) if module == "kept" else ()
+def test_the_kernels_bias_gradient_follows_a_change_to_the_helper_it_inlines(tmp_path):
+    """``dense_backward`` (cpu/__init__.py) inlines ``_column_sums`` (cpu/epoch.py); after a
+    change to the latter, the next process computes with it, not with the cached old code."""
+    copy = tmp_path / "checkout"
+    shutil.copytree(KERNELS, copy / "kernels", ignore=shutil.ignore_patterns("__pycache__"))
+    cache = tmp_path / "cache"
+    first, printed = _run(DENSE_BACKWARD, tmp_path, cache_dir=cache, argv=[copy])
+    assert first.returncode == 0, first.stderr
+    before = json.loads(printed[-1])
+    np.testing.assert_allclose(before["db"], before["expected"], rtol=1e-12)
 
-    _index(tmp_path / "kept.fresh-1.py311.nbi", numba.__version__, b"current")
-    # the stamp numba-cuda's caching takes: the file's modification time and size
-    _index(tmp_path / "kept.cuda-3.py311.nbi", numba.__version__, (1.5, 120))
-    _index(tmp_path / "kept.older_cuda-4.py311.nbi", numba.__version__, (1.25, 120))
-    _index(tmp_path / "kept.stale-5.py311.nbi", numba.__version__, b"older")
-    _index(tmp_path / "gone.f-1.py311.nbi", numba.__version__, b"current")
-    # Numba reads another version's index no further than the version: neither does the guard
-    with open(tmp_path / "kept.other-9.py311.nbi", "wb") as file:
-        pickle.dump("0.0.1", file, protocol=-1)
-        file.write(b"not a pickle")
-    (tmp_path / "kept.fresh-1.py311.1.nbc").write_bytes(b"data")
-
-    removed = disk_cache.drop_stale_indexes(str(tmp_path), stamp_of)
-    assert sorted(os.path.basename(path) for path in removed) == [
-        "gone.f-1.py311.nbi", "kept.older_cuda-4.py311.nbi", "kept.stale-5.py311.nbi"]
-    assert sorted(os.listdir(tmp_path)) == [
-        "kept.cuda-3.py311.nbi", "kept.fresh-1.py311.1.nbc", "kept.fresh-1.py311.nbi",
-        "kept.other-9.py311.nbi"]
+    epoch = copy / "kernels" / "cpu" / "epoch.py"
+    source = epoch.read_text()
+    assert source.count("db[j] += delta[i, j]") == 1, "_column_sums is no longer as this test knows"
+    epoch.write_text(source.replace("db[j] += delta[i, j]", "db[j] += 2 * delta[i, j]"))
+    after_change, printed = _run(DENSE_BACKWARD, tmp_path, cache_dir=cache, argv=[copy])
+    assert after_change.returncode == 0, after_change.stderr
+    after = json.loads(printed[-1])
+    np.testing.assert_allclose(after["db"], 2 * np.array(after["expected"]), rtol=1e-12)
 
 
-def test_the_kernels_indexes_are_current_after_a_fit():
-    # this process's kernels wrote or loaded their indexes: none is taken for stale, so a warm
-    # cache survives every start
+def test_the_kernels_cache_folders_are_stamped_and_kept_after_a_fit():
+    # this process's kernels wrote or loaded their cache: every folder is stamped with the
+    # sources, so the next start keeps it all
     model = fastbp.Sequential([fastbp.Dense(3, 4, "relu"), fastbp.Dense(4, 2, "softmax")],
                               loss="cross_entropy", seed=0)
     model.fit(np.ones((8, 3)), np.arange(8) % 2, epochs=1, batch_size=4)
-    cache_dir, stamp_of = disk_cache.numba_cache(disk_cache._probe)
-    indexes = [name for name in os.listdir(cache_dir) if name.endswith(".nbi")]
-    assert any(name.startswith("cpu_epoch._epoch_worker") for name in indexes)
-    assert disk_cache.drop_stale_indexes(cache_dir, stamp_of) == []
-    assert all(name in os.listdir(cache_dir) for name in indexes)
+    folders = [disk_cache.cache_folder(folder) for folder in disk_cache.source_folders(KERNELS)]
+    assert [os.path.basename(folder) for folder in disk_cache.source_folders(KERNELS)] == [
+        "kernels", "cpu", "cuda"]
+    stamp = disk_cache.sources_stamp(str(KERNELS))
+    for folder in folders:
+        assert (pathlib.Path(folder) / disk_cache.STAMP_FILE).read_text() == stamp, folder
+    cpu_files = os.listdir(folders[1])
+    assert any(name.startswith("epoch._epoch_worker") and name.endswith(".nbi")
+               for name in cpu_files)
+    assert disk_cache.refresh(str(KERNELS)) == []
+    assert sorted(os.listdir(folders[1])) == sorted(cpu_files)
 
 
-def test_importing_a_kernel_module_removes_the_stale_indexes_of_the_kernels(tmp_path):
-    # a fresh process with its own Numba cache directory, holding one stale kernels index
+def test_importing_a_kernel_module_empties_a_cache_folder_stamped_for_other_sources(tmp_path):
+    # a fresh process with its own Numba cache directory, whose CPU folder was stamped by other
+    # sources; a folder of the user's own beside it is left alone
     code = textwrap.dedent("""
-        import os, pickle, sys
-        import numba
-        from numba.core.serialize import dumps
+        import os, sys
         from fastbp.kernels import disk_cache
-        cache_dir, _ = disk_cache.numba_cache(disk_cache._probe)
-        os.makedirs(cache_dir, exist_ok=True)
-        stale = os.path.join(cache_dir, "cpu_epoch.gone-1.py311.nbi")
-        with open(stale, "wb") as file:
-            pickle.dump(numba.__version__, file, protocol=-1)
-            file.write(dumps((b"another version's stamp", {})))
-        from fastbp.kernels.cpu import sync as cpu_sync  # a module that caches compiled functions
-        print(cache_dir.startswith(sys.argv[1]), os.path.exists(stale))
+        cpu = os.path.join(os.path.dirname(disk_cache.__file__), "cpu")
+        folder = disk_cache.cache_folder(cpu)
+        os.makedirs(folder, exist_ok=True)
+        for name in ("epoch.gone-1.py311.nbi", "epoch.gone-1.py311.1.nbc", "notes.txt"):
+            open(os.path.join(folder, name), "w").close()
+        with open(os.path.join(folder, disk_cache.STAMP_FILE), "w") as file:
+            file.write("other sources")
+        mine = os.path.join(sys.argv[1], "mine_0123")
+        os.makedirs(mine)
+        open(os.path.join(mine, "mine.f-1.py311.nbi"), "w").close()
+        from fastbp.kernels.cpu import sync  # a module that caches compiled functions
+        planted = ("epoch.gone-1.py311.nbi", "epoch.gone-1.py311.1.nbc", "notes.txt",
+                   disk_cache.STAMP_FILE)
+        left = sorted(name for name in os.listdir(folder) if name in planted)
+        print(folder.startswith(sys.argv[1]), left, os.listdir(mine))
+        with open(os.path.join(folder, disk_cache.STAMP_FILE)) as file:
+            print(file.read() == disk_cache.sources_stamp(os.path.dirname(disk_cache.__file__)))
     """)
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    run = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.split() == ["True", "False"]
+    done, printed = _run(code, tmp_path, cache_dir=tmp_path, argv=[tmp_path])
+    assert done.returncode == 0, done.stderr
+    assert printed == [f"True {sorted(['notes.txt', disk_cache.STAMP_FILE])!r} "
+                       f"{['mine.f-1.py311.nbi']!r}", "True"]
+
+
+def test_a_stamped_folder_is_kept_and_another_emptied_of_cache_files_alone(tmp_path):
+    for name in ("m.f-1.py311.nbi", "m.f-1.py311.1.nbc", "m.cpython-311.pyc"):
+        (tmp_path / name).write_bytes(b"x")
+    removed = disk_cache.refresh_folder(str(tmp_path), "stamp 1")
+    assert sorted(os.path.basename(path) for path in removed) == [
+        "m.f-1.py311.1.nbc", "m.f-1.py311.nbi"]
+    assert sorted(os.listdir(tmp_path)) == [disk_cache.STAMP_FILE, "m.cpython-311.pyc"]
+    (tmp_path / "m.g-2.py311.nbi").write_bytes(b"x")  # written under stamp 1
+    assert disk_cache.refresh_folder(str(tmp_path), "stamp 1") == []
+    assert len(disk_cache.refresh_folder(str(tmp_path), "stamp 2")) == 1
+    assert (tmp_path / disk_cache.STAMP_FILE).read_text() == "stamp 2"
+    # a folder that cannot be made (a file is in the way): nothing removed, nothing raised
+    assert disk_cache.refresh_folder(str(tmp_path / "m.cpython-311.pyc" / "sub"), "s") == []
+
+
+def test_the_sources_stamp_covers_every_file_of_the_package(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "b.py").write_text("y = 1\n")
+    (tmp_path / "notes.txt").write_text("not a source")
+    stamp = disk_cache.sources_stamp(str(tmp_path))
+    (tmp_path / "notes.txt").write_text("still not a source")
+    assert disk_cache.sources_stamp(str(tmp_path)) == stamp
+    (tmp_path / "sub" / "b.py").write_text("y = 2\n")
+    assert disk_cache.sources_stamp(str(tmp_path)) != stamp
+
+
+LOCATED = textwrap.dedent("""
+    import json, os
+    from numba.core.caching import FunctionCache
+    from fastbp.kernels import disk_cache, numba_internals
+    found = []
+    for folder in disk_cache.source_folders(os.path.dirname(disk_cache.__file__)):
+        first = min(name for name in os.listdir(folder) if name.endswith(".py"))
+        source = os.path.join(folder, first)
+        numba_s = FunctionCache(disk_cache._function_of(source))._cache_path
+        found.append([numba_s, numba_internals.cache_directory_by_path(source),
+                      disk_cache.cache_folder(folder)])
+    print(json.dumps(found))
+""")
+
+
+@pytest.mark.parametrize("cache", ["in-tree", "NUMBA_CACHE_DIR"])
+def test_the_documented_rules_find_the_folders_numbas_locator_uses(tmp_path, cache):
+    # the public path locates the kernels' cache by Numba's documented rules and the one naming
+    # they do not document (kernels/numba_internals.py): this holds it to Numba's own locator
+    done, printed = _run(LOCATED, tmp_path,
+                         cache_dir=tmp_path / "cache" if cache == "NUMBA_CACHE_DIR" else None)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(printed[-1])
+    assert len(found) == 3
+    for by_numba, by_path, used in found:
+        assert by_numba == by_path == used

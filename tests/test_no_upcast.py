@@ -79,9 +79,11 @@ def fresh_llvm(py_func, args):
     dispatcher = numba.njit(py_func)
     dispatcher(*args)
     [signature] = dispatcher.signatures
-    # float32 data; int64 codes and kernel tables (addresses, not arithmetic)
+    # float32 data; int64 codes and kernel tables (addresses, not arithmetic; int32 codes on the
+    # public Numba path, kernels/cpu/numba_path.py)
     assert all(t in (numba.float32, numba.int64, numba.none) or t.dtype in (numba.float32,
-                                                                            numba.int64)
+                                                                            numba.int64,
+                                                                            numba.int32)
                for t in signature), f"not a float32 signature: {signature}"
     return dispatcher.inspect_llvm(signature)
 

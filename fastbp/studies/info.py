@@ -1,4 +1,5 @@
-"""``fastbp info``: the versions, BLAS, threading, SIMD and CUDA facts behind fastbp's speed.
+"""``fastbp info``: the versions, BLAS, threading, SIMD and CUDA facts behind fastbp's speed, and
+which Numba path the CPU kernels take (its internals, or its documented API alone, and why).
 
 Each fact is probed on its own: a missing package or a failing probe becomes a short note in its
 line, never an exception, so the report is useful exactly when something is wrong.
@@ -63,12 +64,20 @@ def _threading():
             f"CPUs)")
 
 
-def _simd():
-    import llvmlite.binding as llvm
+def _numba_path():
+    """The path the CPU kernels take: ``fast path: ...``, or ``public API path: <why>`` (the
+    failing probe, the untested Numba version, or the variable that asked for it)."""
+    from ..kernels.cpu.numba_path import PATH
 
-    features = llvm.get_host_cpu_features().flatten().split(",")
-    simd = sorted(f[1:] for f in features if f.startswith("+") and f[1:].startswith(SIMD_PREFIXES))
-    return f"{llvm.get_host_cpu_name()}: {' '.join(simd) if simd else 'none reported'}"
+    return PATH.describe()
+
+
+def _simd():
+    from ..kernels.numba_internals import host_cpu
+
+    name, features = host_cpu()
+    simd = sorted(f for f in features if f.startswith(SIMD_PREFIXES))
+    return f"{name}: {' '.join(simd) if simd else 'none reported'}"
 
 
 def _cuda():
@@ -95,6 +104,7 @@ def collect():
              ("platform", platform.platform())]
     facts += [(name, _version(name)) for name in PACKAGES]
     facts += [("BLAS", _probe(_blas)),
+              ("CPU kernels", _probe(_numba_path)),
               ("CPU threads", _probe(_threading)),
               ("SIMD", _probe(_simd)),
               ("CUDA", _probe(_cuda))]

@@ -14,6 +14,7 @@ from numba import njit
 
 from ..codes import LEAKY_RELU_SLOPE
 from ..disk_cache import check_once
+from .numba_path import WITHOUT_WRAPPERS
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
@@ -21,8 +22,7 @@ _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
 _INV_SQRT_2PI = 0.3989422804014327  # 1/sqrt(2*pi)
 
 
-@njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True,
-      no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, error_model="numpy", **WITHOUT_WRAPPERS)
 def _sigmoid(z):
     one = type(z)(1)
     if z >= 0:

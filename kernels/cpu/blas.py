@@ -4,56 +4,26 @@ Numba's ``np.dot`` reaches the same BLAS (SciPy's, through Numba's ``numba_xxgem
 compiles layout checks, copies and error formatting into every function that uses it. Calling the
 helper directly compiles to one external call, keeps the code of every caller small (cold JIT time
 is user-facing), and lets BLAS read a transposed operand in place instead of a copy.
+
+The helpers are Numba internals (:mod:`fastbp.kernels.cpu.numba_internals`). On the public path
+(:mod:`fastbp.kernels.cpu.numba_path`) :func:`gemm`, :func:`affine` and :func:`affine_row` are
+built on ``np.dot`` with an output array instead: the same BLAS calls, a larger compile, and the
+bias added in a pass of its own.
 """
 
-import importlib.machinery
-import importlib.util
-import os
-import sys
-
-from numba import njit, types
-from numba.np.linalg import ensure_blas
+import numpy as np
+from numba import njit
 
 from ..disk_cache import check_once
+from .numba_path import FAST
+from .scipy_blas import load as load_scipy_blas
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
-_SCIPY_BLAS = "scipy.linalg.cython_blas"
+load_scipy_blas()  # before Numba looks for it: SciPy's BLAS without the rest of scipy.linalg
 
-
-def _load_scipy_blas():
-    """Import SciPy's ``cython_blas``, the BLAS ``numba_xxgemm`` calls, without running
-    ``scipy/linalg/__init__.py`` first: that imports all of SciPy's linear algebra, a sizeable share
-    of a fresh process's start-up (``benchmarks/test_startup.py``), for one extension module that
-    needs none of it.
-
-    The module is registered under its own name, so Numba, threadpoolctl and a later
-    ``import scipy.linalg`` all find this one. Where the shortcut does not apply (SciPy laid out
-    otherwise), the plain import below does the work.
-    """
-    if _SCIPY_BLAS in sys.modules or "scipy.linalg" in sys.modules:
-        return
-    try:
-        import scipy
-
-        folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
-        spec = importlib.machinery.PathFinder.find_spec(_SCIPY_BLAS, [folder])
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_SCIPY_BLAS] = module
-        spec.loader.exec_module(module)
-    except Exception:  # noqa: BLE001  (any failure: leave it to the plain import)
-        sys.modules.pop(_SCIPY_BLAS, None)
-
-
-_load_scipy_blas()
-ensure_blas()  # SciPy's BLAS must be importable
-
-_xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
-    types.char, types.char, types.char,        # kind, transa, transb
-    types.intp, types.intp, types.intp,        # m, n, k
-    types.voidptr, types.voidptr, types.intp,  # alpha, a, lda
-    types.voidptr, types.intp, types.voidptr,  # b, ldb, beta
-    types.voidptr, types.intp))                # c, ldc
+if FAST:
+    from .numba_internals import xxgemm as _xxgemm, xxgemv as _xxgemv
 
 _N, _T = 110, 116        # ord("n"), ord("t"): BLAS's transpose flags
 _SINGLE, _DOUBLE = 115, 100  # ord("s"), ord("d"): its precisions
@@ -61,7 +31,7 @@ _SINGLE, _DOUBLE = 115, 100  # ord("s"), ord("d"): its precisions
 
 # inline: typed inside each caller rather than compiled on its own, one compile fewer per caller
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def gemm(a, trans_a, b, trans_b, c, scalars):
+def _gemm_blas(a, trans_a, b, trans_b, c, scalars):
     """``c = op(a) @ op(b)`` for C-contiguous 2-D arrays of one dtype, where ``op`` transposes if
     asked; ``c`` is overwritten.
 
@@ -86,7 +56,7 @@ def gemm(a, trans_a, b, trans_b, c, scalars):
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def affine(a, b, bias, c, scalars):
+def _affine_blas(a, b, bias, c, scalars):
     """``c = a @ b + bias``, the bias added to every row, for C-contiguous arrays of one dtype.
 
     The bias rows are written into ``c`` and BLAS adds the product to them (``beta = 1``). With
@@ -104,7 +74,7 @@ def affine(a, b, bias, c, scalars):
     bias : ndarray, shape (n,)
     c : ndarray, shape (m, n)
     scalars : ndarray, shape (2,), of the arrays' dtype
-        ``[1, 0]``, as for :func:`gemm`.
+        ``[1, 0]``, as for ``gemm``.
     """
     # c (m, n) <- a (m, k) @ b (k, n) + bias (n,)
     m, n = c.shape
@@ -128,14 +98,8 @@ def _product(a, trans_a, b, trans_b, c, scalars, beta):
             scalars[beta:].ctypes, c.ctypes, n)
 
 
-_xxgemv = types.ExternalFunction("numba_xxgemv", types.intc(
-    types.char, types.char, types.intp, types.intp,  # kind, trans, m, n
-    types.voidptr, types.voidptr, types.intp,        # alpha, a, lda
-    types.voidptr, types.voidptr, types.voidptr))    # x, beta, y
-
-
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def affine_row(x, b, bias, y, scalars):
+def _affine_row_blas(x, b, bias, y, scalars):
     """``y = x @ b + bias`` for one row ``x``: BLAS's matrix-vector product adding to the bias
     (``beta = 1``), which on a single row costs a fraction of ``gemm``'s time: ``gemm`` has a fixed
     cost, packing ``b`` included, that a one-row product never earns back (the one-row predictions
@@ -148,7 +112,7 @@ def affine_row(x, b, bias, y, scalars):
     bias : ndarray, shape (n,)
     y : ndarray, shape (n,)
     scalars : ndarray, shape (2,), of the arrays' dtype
-        ``[1, 0]``, as for :func:`gemm`.
+        ``[1, 0]``, as for ``gemm``.
     """
     # y (n,) <- x (k,) @ b (k, n) + bias (n,)
     k, n = b.shape
@@ -159,3 +123,61 @@ def affine_row(x, b, bias, y, scalars):
     kind = _SINGLE if y.itemsize == 4 else _DOUBLE
     # the row-major b is the column-major b^T (n x k): y = b^T x + y
     _xxgemv(kind, _N, n, k, scalars.ctypes, b.ctypes, n, x.ctypes, scalars.ctypes, y.ctypes)
+
+
+# ---- the public path: np.dot with an output array ----------------------------------------------
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _gemm_dot(a, trans_a, b, trans_b, c, scalars):
+    # c (m, n) <- op(a) (m, k) @ op(b) (k, n); a transposed view is F-ordered, which np.dot
+    # hands to BLAS in place
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    if m == 0 or n == 0:
+        return
+    if k == 0:
+        for i in range(m):
+            for j in range(n):
+                c[i, j] = 0
+    elif trans_a and trans_b:
+        np.dot(a.T, b.T, c)
+    elif trans_a:
+        np.dot(a.T, b, c)
+    elif trans_b:
+        np.dot(a, b.T, c)
+    else:
+        np.dot(a, b, c)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _affine_dot(a, b, bias, c, scalars):
+    # c (m, n) <- a (m, k) @ b (k, n) + bias (n,)
+    m, n = c.shape
+    if m != 0 and n != 0 and a.shape[1] != 0:
+        np.dot(a, b, c)
+        for i in range(m):
+            for j in range(n):
+                c[i, j] += bias[j]
+    else:
+        for i in range(m):
+            for j in range(n):
+                c[i, j] = bias[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _affine_row_dot(x, b, bias, y, scalars):
+    # y (n,) <- x (k,) @ b (k, n) + bias (n,)
+    k, n = b.shape
+    if n != 0 and k != 0:
+        np.dot(x, b, y)
+        for j in range(n):
+            y[j] += bias[j]
+    else:
+        for j in range(n):
+            y[j] = bias[j]
+
+
+if FAST:
+    gemm, affine, affine_row = _gemm_blas, _affine_blas, _affine_row_blas
+else:
+    gemm, affine, affine_row = _gemm_dot, _affine_dot, _affine_row_dot

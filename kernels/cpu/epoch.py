@@ -40,15 +40,15 @@ from .threads import training_session, pool, split
 from ..records import Batches, TrainingState
 from .training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
 from ..disk_cache import check_once
+from .numba_path import WITHOUT_CFUNC_WRAPPER, WITHOUT_WRAPPERS, entry_point, is_compiled
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
 jit = njit(cache=True, nogil=True, error_model="numpy")
 # Functions only compiled code calls are built without the wrappers that let Python call them:
 # those convert every argument to and from Python objects (records of arrays included) and were a
-# third of the epoch's code, and of its cold JIT time.
-internal = njit(cache=True, nogil=True, error_model="numpy", no_cpython_wrapper=True,
-                no_cfunc_wrapper=True)
+# third of the epoch's code, and of its cold JIT time (kernels/cpu/numba_path.py).
+internal = njit(cache=True, nogil=True, error_model="numpy", **WITHOUT_WRAPPERS)
 # Small helpers are inlined into their callers at Numba's IR level: each separately compiled
 # function costs a tenth of a second or more of cold JIT on its own.
 inline = njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -279,7 +279,7 @@ _DONE, _OPEN, _STOP, _STOPPED_AT = range(4)
 
 
 # called from Python (it needs that wrapper), never through a C pointer
-@njit(cache=True, nogil=True, error_model="numpy", no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, error_model="numpy", **WITHOUT_CFUNC_WRAPPER)
 def _epoch_worker(worker, network, kernels, data, update, state, workspace, dropout, step):
     # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); every worker takes
     # the open phase's tasks, its own first, until none is left (kernels/cpu/sync.py); returns
@@ -487,13 +487,13 @@ def _entry_point(args):
         parts = (cpu_calls.address(_train_rows, rows_types, numba.float64),
                  cpu_calls.address(_update_chunk, chunk_types, numba.float64))
         with _compiling:  # the expected types hold until this compile has checked them
-            if signature not in _epoch_worker.overloads:
+            if not is_compiled(_epoch_worker, signature):
                 cpu_calls.expect("train_rows", rows_types)
                 cpu_calls.expect("update_chunk", chunk_types)
                 _epoch_worker.compile(signature)
         _parts[signature] = parts
     args[1].parts[:] = parts
-    return _epoch_worker.overloads[signature].entry_point
+    return entry_point(_epoch_worker, signature)
 
 
 _parts = {}  # the epoch worker's signature -> the addresses of its parts for those types

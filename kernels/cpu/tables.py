@@ -10,6 +10,10 @@ first-class functions use). The caller is therefore compiled once per dtype what
 never re-optimises a kernel's code inside its own, and a network with a new activation, loss or
 optimizer compiles only that small kernel. A table's entries for codes the caller did not ask for
 repeat one it did ask for, so that nothing unused is compiled.
+
+Addresses and calls to them are Numba internals (:mod:`fastbp.kernels.cpu.numba_internals`). On the
+public path (:mod:`fastbp.kernels.cpu.numba_path`) a table holds codes instead, and the functions
+of the same names branch on them (:mod:`fastbp.kernels.cpu.public_tables`).
 """
 
 import threading
@@ -17,8 +21,6 @@ import threading
 import numba
 import numpy as np
 from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
 
 from . import activations as act
 from . import losses as lss
@@ -27,8 +29,16 @@ from ..codes import (ACTIVATION_CODES, ADAM, BINARY_CROSS_ENTROPY, CROSS_ENTROPY
                     IDENTITY, LEAKY_RELU, LOSS_CODES, MSE, OPTIMIZER_CODES, POISSON, RELU, SGD,
                     SIGMOID, SOFTMAX, SOFTPLUS, SQUARED_ERROR, TANH)
 from ..disk_cache import check_once
+from .numba_path import FAST, WITHOUT_WRAPPERS
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
+
+if FAST:
+    from .numba_internals import address as _address_of, call_3, call_4_float64, call_5, call_7
+else:
+    from .public_tables import call_3, call_4_float64, call_5, call_7, entries as _entries
+
+__all__ = ["call_3", "call_4_float64", "call_5", "call_7", "every_kernel", "kernel", "table"]
 
 ACTIVATION_FORWARD = {
     IDENTITY: act.identity_forward, SIGMOID: act.sigmoid_forward, TANH: act.tanh_forward,
@@ -97,8 +107,7 @@ def kernel(table, code, dtype):
             if found is None:
                 # called through its address only: no wrappers for Python (see cpu/epoch.py)
                 found = numba.njit(signature(numba.from_dtype(dtype)), cache=True, nogil=True,
-                                   error_model="numpy", no_cpython_wrapper=True,
-                                   no_cfunc_wrapper=True)(bodies[code])
+                                   error_model="numpy", **WITHOUT_WRAPPERS)(bodies[code])
                 _kernels[key] = found
     return found
 
@@ -110,8 +119,8 @@ def every_kernel():
 
 def _address(dispatcher):
     """Where the compiled code of a one-signature dispatcher starts (Numba's calling convention)."""
-    [result] = dispatcher.overloads.values()
-    return result.library.get_pointer_to_function(result.fndesc.llvm_func_name)
+    [signature] = dispatcher.signatures
+    return _address_of(dispatcher, signature)
 
 
 def table(name, dtype, codes):
@@ -128,54 +137,21 @@ def table(name, dtype, codes):
     Returns
     -------
     ndarray of int64, shape (number of codes in ``name``,)
-        Read-only; the kernels stay compiled for the life of the process.
+        Read-only; the kernels stay compiled for the life of the process. On the public path,
+        an int32 array of codes (:func:`fastbp.kernels.cpu.public_tables.entries`), for any
+        ``codes``.
     """
     codes = frozenset(int(c) for c in codes)
     key = (name, np.dtype(dtype), codes)
     found = _tables.get(key)
     if found is None:
         every = sorted(_TABLES[name][1])  # 0..n-1, so a code is its own index
-        filler = _address(kernel(name, min(codes), dtype))
-        found = np.array([_address(kernel(name, c, dtype)) if c in codes else filler
-                          for c in every], np.int64)
+        if FAST:
+            filler = _address(kernel(name, min(codes), dtype))
+            found = np.array([_address(kernel(name, c, dtype)) if c in codes else filler
+                              for c in every], np.int64)
+        else:
+            found = _entries(name, every)
         found.flags.writeable = False
         _tables[key] = found
     return found
-
-
-def call_at_address(context, builder, signature, args):
-    """Codegen of an intrinsic that calls the compiled function at address ``args[0]`` with
-    ``args[1:]`` in Numba's calling convention; its error returns from the caller, as a call of a
-    jitted function would."""
-    argument_types = signature.args[1:]
-    function_type = context.call_conv.get_function_type(signature.return_type, argument_types)
-    pointer = builder.inttoptr(args[0], function_type.as_pointer())
-    status, result = context.call_conv.call_function(builder, pointer, signature.return_type,
-                                                     argument_types, args[1:])
-    with cgutils.if_unlikely(builder, status.is_error):
-        context.call_conv.return_status_propagate(builder, status)
-    return result
-
-
-@intrinsic
-def call_3(typingctx, address, a, b, c):
-    """Call an activation kernel from a table: ``(out or grad, z or out, pre)``."""
-    return types.void(types.int64, a, b, c), call_at_address
-
-
-@intrinsic
-def call_4_float64(typingctx, address, a, b, c, d):
-    """Call a loss-forward kernel from a table: ``(pre, out, y, weight) -> float``."""
-    return types.float64(types.int64, a, b, c, d), call_at_address
-
-
-@intrinsic
-def call_5(typingctx, address, a, b, c, d, e):
-    """Call a loss-backward kernel from a table: ``(grad, pre, out, y, weight)``."""
-    return types.void(types.int64, a, b, c, d, e), call_at_address
-
-
-@intrinsic
-def call_7(typingctx, address, a, b, c, d, e, f, g):
-    """Call an optimizer-step kernel from a table: ``(theta, grad, m1, m2, hyper, lr, step)``."""
-    return types.void(types.int64, a, b, c, d, e, f, g), call_at_address

@@ -233,15 +233,23 @@ def thread_count():
     budget = getattr(_budget, "threads", None)
     if budget is not None:
         return budget
-    from numba.np.ufunc import parallel
-
-    if getattr(parallel, "_is_initialized", False):
+    if _numba_threads_started():
         threads = numba.get_num_threads()
     else:
         threads = numba.config.NUMBA_NUM_THREADS
     if threads < 2 or getattr(_held, "threads", 0):
         return threads  # inside an epoch on this thread, BLAS's limit is fastbp's own
     return max(1, min([threads, *(blas.num_threads for blas in _blas().lib_controllers)]))
+
+
+def _numba_threads_started():
+    """Whether Numba's own thread pool has started: ``numba.threading_layer()`` names the layer
+    once it has, and raises ``ValueError`` until then (its documented behaviour)."""
+    try:
+        numba.threading_layer()
+    except ValueError:
+        return False
+    return True
 
 
 #: Least work per batch, in rows times parameters (a sixth of its GEMM FLOPs), worth splitting

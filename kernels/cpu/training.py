@@ -15,6 +15,7 @@ from numba import njit
 
 from ..codes import ADAM, SGD
 from ..disk_cache import check_once
+from .numba_path import WITHOUT_WRAPPERS
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
@@ -52,8 +53,7 @@ def penalty_forward(W, l2, l1):
 
 # reassoc lets LLVM split these float64 sums into SIMD lanes (the order changes, not the
 # precision); indexed loops, because Numba's array iterator defeats the vectoriser
-@njit(cache=True, nogil=True, fastmath={"reassoc"}, no_cpython_wrapper=True,
-      no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, **WITHOUT_WRAPPERS)
 def _sum_of_squares(w):
     total = 0.0
     for i in range(w.size):
@@ -62,8 +62,7 @@ def _sum_of_squares(w):
     return total
 
 
-@njit(cache=True, nogil=True, fastmath={"reassoc"}, no_cpython_wrapper=True,
-      no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, **WITHOUT_WRAPPERS)
 def _sum_of_abs(w):
     total = 0.0
     for i in range(w.size):
@@ -92,8 +91,7 @@ def penalty_backward(dW, W, l2, l1):
 
 # reassoc, as in the sums below: the float64 sums then vectorise; without it they are a chain of
 # dependent adds, which cost case (c) of benchmarks/test_training.py a sixth of its time
-@njit(cache=True, nogil=True, fastmath={"reassoc"}, no_cpython_wrapper=True,
-      no_cfunc_wrapper=True)
+@njit(cache=True, nogil=True, fastmath={"reassoc"}, **WITHOUT_WRAPPERS)
 def penalty_step(grad, theta, l2, l1):
     """:func:`penalty_backward` and :func:`penalty_forward` of a flat slice in one pass: adds the
     penalty's gradient to ``grad`` and returns the penalty (float64 sums) of ``theta``.

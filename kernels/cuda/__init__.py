@@ -42,6 +42,10 @@ from .ops import (
     sgd_update,
 )
 
+#: The files of this backend that use numba-cuda beyond its documented ``numba.cuda`` API (its
+#: ``core.errors`` and ``cudadrv.driver`` modules); no other may (tests/test_numba_internals_audit.py).
+NUMBA_CUDA_INTERNALS = ("bench.py", "launch.py")
+
 __all__ = [
     "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
     "copy_to_device", "dense_backward", "empty", "dense_forward", "dropout_backward", "dropout_forward",

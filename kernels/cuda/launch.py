@@ -51,8 +51,9 @@ def kernel(kinds, uses_float64=False):
         a penalty, dropout's float64 draws shared with the CPU); every other kernel must compile
         float32 data without a float64 instruction.
     """
-    # Cached on disk like the CPU kernels. Numba checks only the kernel's own file for changes, so
-    # after editing a device function in cuda/math.py delete kernels/__pycache__ (developers only).
+    # Cached on disk like the CPU kernels. Numba checks only the kernel's own file for changes; the
+    # stamp of every kernels source (kernels/disk_cache.py) empties the cache after an edit of
+    # another file, a device function in cuda/math.py say.
     def decorate(fn):
         compiled = cuda.jit(cache=True)(fn)
         KERNELS[fn.__name__] = (compiled, kinds, uses_float64)
