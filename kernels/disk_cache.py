@@ -54,7 +54,10 @@ def check_once():
         from .compile_notice import install
 
         install()
-        refresh(PACKAGE)
+        try:
+            refresh(PACKAGE)
+        except OSError:  # sources that cannot be read (an unusual install): Numba's own checks
+            pass
 
 
 def refresh(package):

@@ -11,6 +11,11 @@ This module is the backend's face; the code lives in its kernel files:
 * :mod:`~fastbp.kernels.cpu.forward`: inference, the whole network in one compiled call, across
   threads (``Inference``: a backend without it runs :func:`dense_forward` layer by layer).
 
+Their speed rests on parts of Numba it does not document, each probed when this package is
+imported (:mod:`~fastbp.kernels.cpu.numba_internals`); on an untested Numba, or with
+``FASTBP_NUMBA_PUBLIC_ONLY=1``, the same kernels run on Numba's documented API alone
+(:mod:`~fastbp.kernels.cpu.numba_path`; ``fastbp info`` says which).
+
 The compiled kernels take C-contiguous arrays; the functions here accept any layout, as the
 reference does, and copy an array only where it is not C-contiguous. Every constant is made in the
 arrays' dtype (``x.dtype.type(c)``) so a float32 kernel never computes in float64. See

@@ -243,8 +243,10 @@ def thread_count():
 
 
 def _numba_threads_started():
-    """Whether Numba's own thread pool has started: ``numba.threading_layer()`` names the layer
-    once it has, and raises ``ValueError`` until then (its documented behaviour)."""
+    """Whether Numba's own thread pool has started: ``numba.threading_layer()``, its public
+    function, names the layer once it has and raises ``ValueError`` until then. Were it to answer
+    otherwise, the count would be read from ``numba.get_num_threads()``, which starts the pool:
+    a cost, not a wrong count."""
     try:
         numba.threading_layer()
     except ValueError:
