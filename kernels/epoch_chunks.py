@@ -48,7 +48,7 @@ def check_run(state, batches, run):
         raise ValueError(f"batches.order must hold at least one order of at least one row; got "
                          f"shape {tuple(order.shape)}")
     _expect("run.losses", run.losses, (n_epochs,), np.float64)
-    _expect("run.steps", run.steps, (n_epochs,), np.int64)
+    _expect("run.steps", run.steps, (n_epochs + 1,), np.int64)
     for name in ("parameters", "moment_1", "moment_2"):
         vector = getattr(state, name)
         _expect(f"run.{name}", getattr(run, name), (n_epochs + 1, vector.shape[0]),
@@ -97,6 +97,7 @@ def train_epochs(backend, arguments, run):
     vectors = (state.parameters, state.moment_1, state.moment_2)
     for saved, vector in zip(rows, vectors):
         backend.copy_to_device(saved[0], vector)
+    run.steps[0] = steps_taken  # last: the rows 0 are whole
     for e in range(len(run.lrs)):
         loss, steps = backend.train_epoch(
             state, network, batches._replace(order=orders[e % orders.shape[0]]),
@@ -108,5 +109,5 @@ def train_epochs(backend, arguments, run):
             backend.copy_to_device(saved[e + 1], vector)
         if not np.isfinite(backend.to_host(run.parameters[e + 1])).all():
             return e, steps
-        run.steps[e] = steps_taken = steps
+        run.steps[e + 1] = steps_taken = steps
     return len(run.lrs), steps_taken

@@ -79,7 +79,8 @@ class EpochRun(NamedTuple):
     #                     is first filled with rng.permutation(n), rows in order, as a loop of
     #                     rng.permutation calls would draw them
     losses: object      # float64 (K,), host memory, written: each epoch's mean loss
-    steps: object       # int64 (K,), host memory, written: optimizer steps after each epoch
+    steps: object       # int64 (K + 1,), host memory, written: the optimizer steps before the
+    #                     run (once the start state is in the rows 0), then after each epoch
     parameters: object  # (K + 1, P), written: row 0 the parameters the run starts from, row
     #                     e + 1 those after epoch e
     moment_1: object    # (K + 1, P), written likewise: the optimizer's moment_1

@@ -459,10 +459,10 @@ def train_epochs(state, network, batches, optimizer, penalty, dropout_seed, step
         ``run.rng.permutation(n)``.
     run : fastbp.kernels.records.EpochRun
         The K epochs' learning rates ``lrs``; the generator ``rng`` or None; and the rows written:
-        the state the run starts from to ``parameters[0]``, ``moment_1[0]`` and ``moment_2[0]``;
-        for each finished epoch ``e``, ``losses[e]`` (its mean loss, as :func:`train_epoch`
-        returns it), ``steps[e]`` (steps taken after it) and the state after it to the rows
-        ``e + 1``.
+        the state the run starts from to ``parameters[0]``, ``moment_1[0]`` and ``moment_2[0]``,
+        then ``steps_taken`` to ``steps[0]`` (a step count in a row says the row is whole); for
+        each finished epoch ``e``, ``losses[e]`` (its mean loss, as :func:`train_epoch` returns
+        it), and the state and step count after it to the rows ``e + 1``.
 
     Returns
     -------

@@ -99,7 +99,8 @@ class Run(NamedTuple):
     generator: tuple        # kernels/cpu/orders.py's bit_generator: draws each epoch's order
     #                         into data.order (K, n) first; NO_GENERATOR: the orders are given
     losses: np.ndarray      # float64 (K,), written: each epoch's mean loss
-    steps: np.ndarray       # int64 (K,), written: optimizer steps after each epoch
+    steps: np.ndarray       # int64 (K + 1,), written: optimizer steps at the start (once rows
+    #                         0 hold the start state), then after each epoch
     parameters: np.ndarray  # (K + 1, P), written: row 0 at the start, row e + 1 after epoch e
     moment_1: np.ndarray    # (K + 1, P), written likewise
     moment_2: np.ndarray    # (K + 1, len(moment_2)), written likewise
@@ -320,7 +321,7 @@ def _epoch_worker(worker, network, kernels, data, update, state, workspace, drop
         if run.generator[0] != 0:
             for e in range(n_epochs):
                 draw_order(orders[e], run.generator)
-        _save_state(state, run, 0)
+        _save_state(state, run, 0, run.first_step)
         atomic_add(sync, _OPEN, 1)
     for e in range(n_epochs):
         order = orders[e % orders.shape[0]]
@@ -377,8 +378,7 @@ def _epoch_worker(worker, network, kernels, data, update, state, workspace, drop
                         _stop(sync, run.losses, e, np.nan, first_step + b + 1)
                     elif b < n_batches - 1:
                         atomic_add(sync, _OPEN, 1)
-                    elif _end_epoch(state, run, e, tally[1] / n):
-                        run.steps[e] = first_step + n_batches
+                    elif _end_epoch(state, run, e, tally[1] / n, first_step + n_batches):
                         tally[1] = 0.0
                         sync[_EPOCHS] = e + 1
                         atomic_add(sync, _OPEN, 1)  # after the epoch's rows: they are read next
@@ -398,17 +398,18 @@ def _stop(sync, epoch_losses, epoch, loss, step):
 
 
 @inline
-def _end_epoch(state, run, e, loss):
-    """Write epoch ``e``'s loss and state into the run's rows (``e`` and ``e + 1``); whether its
-    parameters are all finite (they are written either way)."""
+def _end_epoch(state, run, e, loss, step):
+    """Write epoch ``e``'s loss, state and ``step`` into the run's rows (``e`` and ``e + 1``);
+    whether its mean loss (finite batch losses can sum to infinity) and its parameters are all
+    finite (they are written either way)."""
     run.losses[e] = loss
-    return _save_state(state, run, e + 1)
+    return _save_state(state, run, e + 1, step) and np.isfinite(loss)
 
 
 @internal
-def _save_state(state, run, row):
-    """Copy the parameters and moments into the run's rows ``row``; whether the parameters are
-    all finite."""
+def _save_state(state, run, row, step):
+    """Copy the parameters and moments into the run's rows ``row``, then ``step``: a step count
+    written says the row is whole. Returns whether the parameters are all finite."""
     finite = True
     theta, saved = state.parameters, run.parameters[row]
     for i in range(theta.shape[0]):
@@ -420,6 +421,7 @@ def _save_state(state, run, row):
     moment, saved = state.moment_2, run.moment_2[row]
     for i in range(saved.shape[0]):
         saved[i] = moment[i]
+    run.steps[row] = step
     return finite
 
 
@@ -484,7 +486,7 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
     (:func:`~fastbp.kernels.cpu.threads.training_session`) when running on more than one."""
     state, network, batches, optimizer, penalty, dropout_seed, steps_taken = arguments
     m2 = state.moment_2
-    run = EpochRun(np.array([float(optimizer.lr)]), None, np.empty(1), np.empty(1, np.int64),
+    run = EpochRun(np.array([float(optimizer.lr)]), None, np.empty(1), np.empty(2, np.int64),
                    np.empty((2,) + state.parameters.shape, state.parameters.dtype),
                    np.empty((2,) + state.moment_1.shape, state.moment_1.dtype),
                    np.empty((2,) + m2.shape, m2.dtype))
