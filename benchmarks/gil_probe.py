@@ -12,7 +12,9 @@ thread, interleaved, in this process; ``busy wide`` the same for a 40,000 x 100 
 the same two one after the other, checking that the weights are bitwise those of a fit alone.
 ``python -m benchmarks.gil_probe all`` runs each in ``PROCESSES`` fresh processes and reports the
 best ratio of each (set ``NUMBA_NUM_THREADS=1`` for one thread per fit). Timings are same-run
-ratios; the machine's other load shifts them.
+ratios; the machine's other load shifts them: where it leaves fewer than two free cores, the busy
+thread also takes CPU time from the fit, and ``gil_ratio`` (beside the busy Python thread against
+beside a thread as busy in compiled code, without the GIL) is the part the GIL costs.
 """
 
 import json
@@ -64,36 +66,64 @@ def _fit(case, seed=0):
 
 
 class BusyThread:
-    """Context with a pure-Python thread spinning beside the caller (it releases the GIL only when
-    the interpreter makes it, every switch interval)."""
+    """Context with a thread spinning beside the caller: in pure Python (it releases the GIL only
+    when the interpreter makes it, every switch interval), or, ``holding_gil=False``, in compiled
+    code without the GIL, which takes a core just the same: on a machine whose other load leaves
+    fewer free cores than two, the ratio of the two times is the part the GIL costs."""
+
+    def __init__(self, holding_gil=True):
+        self.holding_gil = holding_gil
 
     def __enter__(self):
-        self.stop = False
-        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.stop = np.zeros(1, np.int64)
+        target = self._spin if self.holding_gil else _spin_without_gil()
+        self.thread = threading.Thread(target=target, args=(self.stop,), daemon=True)
         self.thread.start()
         time.sleep(0.01)
         return self
 
-    def _spin(self):
+    @staticmethod
+    def _spin(stop):
         x = 0
-        while not self.stop:
+        while not stop[0]:
             x += 1
 
     def __exit__(self, *exc):
-        self.stop = True
+        self.stop[0] = 1
         self.thread.join()
 
 
+def _spin_without_gil():
+    import numba
+
+    sched_yield = numba.types.ExternalFunction("sched_yield", numba.types.intc())
+
+    @numba.njit(nogil=True)
+    def spin(stop):
+        x = 0
+        while stop[0] == 0:  # read again after each opaque call: Python writes it
+            x += sched_yield()  # returns at once where a core is free: the core stays busy
+        return x
+
+    spin(np.ones(1, np.int64))  # compiled before it is timed
+    return spin
+
+
 def busy(name):
-    """Alone and beside a busy thread, interleaved; returns the best of each."""
+    """Alone, beside a busy Python thread and beside a thread as busy without the GIL,
+    interleaved; returns the best of each and their ratios."""
     case = CASES[name]()
     _fit(case)  # compile, or load from the disk cache
-    alone, beside = [], []
+    _spin_without_gil()
+    alone, beside, beside_nogil = [], [], []
     for _ in range(ROUNDS):
         alone.append(_fit(case)[0])
         with BusyThread():
             beside.append(_fit(case)[0])
-    return {"alone_s": min(alone), "beside_s": min(beside), "ratio": min(beside) / min(alone)}
+        with BusyThread(holding_gil=False):
+            beside_nogil.append(_fit(case)[0])
+    return {"alone_s": min(alone), "beside_s": min(beside), "beside_nogil_s": min(beside_nogil),
+            "ratio": min(beside) / min(alone), "gil_ratio": min(beside) / min(beside_nogil)}
 
 
 def pair(name):
@@ -138,14 +168,15 @@ def _in_fresh_processes(mode, name):
 
 def main(argv):
     if argv[0] == "all":
-        for mode, name, key, better in (("busy", "digits", "ratio", min),
-                                        ("busy", "wide", "ratio", min),
-                                        ("pair", "digits", "speedup", max)):
+        for mode, name, keys, better in (("busy", "digits", ("ratio", "gil_ratio"), min),
+                                         ("busy", "wide", ("ratio", "gil_ratio"), min),
+                                         ("pair", "digits", ("speedup",), max)):
             results = _in_fresh_processes(mode, name)
-            best = better(results, key=lambda r: r[key])
-            print(f"{mode} {name}: best {key} {best[key]:.3f} "
-                  f"({', '.join(f'{r[key]:.3f}' for r in results)}); best run {best}",
-                  flush=True)
+            for key in keys:
+                best = better(results, key=lambda r: r[key])
+                print(f"{mode} {name}: best {key} {best[key]:.3f} "
+                      f"({', '.join(f'{r[key]:.3f}' for r in results)}); best run {best}",
+                      flush=True)
         return
     mode, name = argv
     print(json.dumps({"busy": busy, "pair": pair}[mode](name)), flush=True)

@@ -102,6 +102,8 @@ class _Loop:
                                    k.empty(model.n_params, model.dtype),
                                    *(k.to_device(moment) for moment in moments))
         self.data = (k.to_device(X), k.to_device(Y), k.to_device(w))
+        self.network = model.network  # one record for every run: the CPU backend reuses what it
+        #                               prepared for the same record
         # every batch carries weight when every sample does (the usual case); else the batches
         # without weight cut each epoch into runs of batches, one backend call each
         self.weights = None
@@ -186,7 +188,9 @@ class _Loop:
         """Train a run of epochs and record them; stops the run early where the fit stops, the
         schedule changes course or the loss diverges."""
         plan, k, opt = self.plan, self.k, self.plan.optimizer
-        size = self.sizes.next(plan.epochs - self.epoch)
+        stopper = plan.stopper
+        size = self.sizes.next(plan.epochs - self.epoch,
+                               math.inf if stopper is None else stopper.epochs_before_stop())
         order, rng, size = self.orders.take(size)
         lrs = [self._lr(self.epoch + j) for j in range(size)]
         if self.weights is not None:
@@ -194,7 +198,7 @@ class _Loop:
                 self.rng.permutation(self.n).astype(np.int64)
             order = order.reshape(1, self.n)
         run = epoch_run(lrs, rng, self.states.rows(self.epoch, size))
-        arguments = (self.state, self.model.network, Batches(*self.data, order, plan.batch_size),
+        arguments = (self.state, self.network, Batches(*self.data, order, plan.batch_size),
                      opt.settings(lrs[0]), plan.penalty, self.dropout_seed, opt.steps)
         start = time.perf_counter()
         # an overflow shows as a non-finite loss or weights, which the run reports
