@@ -41,10 +41,11 @@ def check_run(state, batches, run):
         raise ValueError(f"run.lrs must be a vector of at least one learning rate; got shape "
                          f"{np.shape(run.lrs)}")
     order = batches.order
-    rows = n_epochs if run.rng is not None else order.shape[0] if len(order.shape) == 2 else 0
-    _expect("batches.order", order, (rows, order.shape[-1]), np.int64,
+    shape = tuple(order.shape)
+    rows = n_epochs if run.rng is not None else shape[0] if len(shape) == 2 else 0
+    _expect("batches.order", order, (rows, shape[len(shape) - 1]), np.int64,
             "(K, n) when run.rng draws the orders, else (R, n) with R >= 1")
-    if order.shape[0] < 1 or order.shape[1] < 1:
+    if shape[0] < 1 or shape[1] < 1:
         raise ValueError(f"batches.order must hold at least one order of at least one row; got "
                          f"shape {tuple(order.shape)}")
     _expect("run.losses", run.losses, (n_epochs,), np.float64)

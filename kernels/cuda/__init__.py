@@ -66,7 +66,7 @@ def to_host(array):
 def copy_to_device(device_array, host_array):
     """Overwrite ``device_array`` with the values of the NumPy array ``host_array``, or of
     another device array (copied on the device)."""
-    if cuda.is_cuda_array(host_array):
+    if hasattr(host_array, "copy_to_host"):  # a device array (numba-cuda's, or its simulator's)
         device_array.copy_to_device(host_array)
     else:
         device_array.copy_to_device(np.ascontiguousarray(host_array))
