@@ -94,15 +94,27 @@ class BusyThread:
 
 
 def _spin_without_gil():
+    """A compiled function that spins without the GIL until ``stop[0]`` is set (read with an
+    atomic load each time round, so that the compiler cannot hoist it out of the loop)."""
     import numba
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
 
-    sched_yield = numba.types.ExternalFunction("sched_yield", numba.types.intc())
+    @intrinsic
+    def load(typingctx, array):
+        def codegen(context, builder, signature, args):
+            ary = context.make_array(signature.args[0])(context, builder, args[0])
+            pointer = cgutils.get_item_pointer(context, builder, signature.args[0], ary,
+                                               [context.get_constant(types.intp, 0)])
+            return builder.load_atomic(pointer, "acquire", 8)
+        return types.int64(array), codegen
 
     @numba.njit(nogil=True)
     def spin(stop):
         x = 0
-        while stop[0] == 0:  # read again after each opaque call: Python writes it
-            x += sched_yield()  # returns at once where a core is free: the core stays busy
+        while load(stop) == 0:
+            x += 1
         return x
 
     spin(np.ones(1, np.int64))  # compiled before it is timed

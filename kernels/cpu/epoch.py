@@ -1,4 +1,5 @@
-"""``train_epoch`` on the CPU: a whole epoch in compiled code, each batch split across the cores.
+"""``train_epoch`` and ``train_epochs`` on the CPU: whole epochs in one compiled, GIL-free call,
+each batch split across the cores.
 
 OpenBLAS does not thread batch-sized GEMMs usefully (a 256x100x256 sgemm takes the same time on
 one thread as on two), so a step would use one core. Instead each mini-batch is cut into row
@@ -8,9 +9,12 @@ order, adds the penalty's gradient and applies the optimizer. The sums are in a 
 split depends on the batch's size and the machine alone, so the weights depend neither on the
 thread count nor on scheduling.
 
-Each thread runs :func:`_epoch_worker` over the whole epoch, taking the open phase's shards, then
-its chunks, its own first, until none is left; the worker that finishes a phase opens the next
-(:mod:`fastbp.kernels.cpu.threads`, :mod:`fastbp.kernels.cpu.sync`). A thread that another
+Each thread runs :func:`_epoch_worker` over the whole run of epochs (one for ``train_epoch``),
+taking the open phase's shards, then its chunks, its own first, until none is left; the worker that
+finishes a phase opens the next (:mod:`fastbp.kernels.cpu.threads`, :mod:`fastbp.kernels.cpu.sync`),
+and the one that finishes an epoch writes its loss and state into the run's rows. The first worker
+draws every epoch's order first (:mod:`fastbp.kernels.cpu.orders`), so a run of epochs takes the
+GIL back once, when it returns. A thread that another
 process keeps off its core holds up no one unless it holds a task, and the threads that run do the
 rest. The activation, loss and optimizer kernels come in tables of function pointers
 (:mod:`fastbp.kernels.cpu.tables`), so this module compiles once per dtype, whatever the network.
