@@ -1,6 +1,6 @@
-"""The CUDA backend's ``train_epochs`` (kernels/epoch_chunks.py over its ``train_epoch``) against the
-NumPy reference's, on a GPU or in numba-cuda's simulator (``tests/test_cuda_backend.py`` runs this
-file there where no GPU is usable)."""
+"""The CUDA backend's ``train_epochs`` (kernels/epoch_chunks.py over its ``train_epoch``) against
+the NumPy reference's, on a GPU or in numba-cuda's simulator (``tests/test_cuda_backend.py`` runs
+this file there where no GPU is usable)."""
 
 import numpy as np
 import pytest

@@ -14,10 +14,10 @@ taking the open phase's shards, then its chunks, its own first, until none is le
 finishes a phase opens the next (:mod:`fastbp.kernels.cpu.threads`, :mod:`fastbp.kernels.cpu.sync`),
 and the one that finishes an epoch writes its loss and state into the run's rows. The first worker
 draws every epoch's order first (:mod:`fastbp.kernels.cpu.orders`), so a run of epochs takes the
-GIL back once, when it returns. A thread that another
-process keeps off its core holds up no one unless it holds a task, and the threads that run do the
-rest. The activation, loss and optimizer kernels come in tables of function pointers
-(:mod:`fastbp.kernels.cpu.tables`), so this module compiles once per dtype, whatever the network.
+GIL back once, when it returns. A thread that another process keeps off its core holds up no one
+unless it holds a task, and the threads that run do the rest. The activation, loss and optimizer
+kernels come in tables of function pointers (:mod:`fastbp.kernels.cpu.tables`), so this module
+compiles once per dtype, whatever the network.
 
 Workspaces (each worker's layer buffers, each shard's gradient) are allocated in Python once per
 call, never per step; a worker's buffers are one flat array and views of it, not lists of arrays
@@ -495,8 +495,8 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
                    np.empty((2,) + state.moment_1.shape, state.moment_1.dtype),
                    np.empty((2,) + m2.shape, m2.dtype))
     batches = batches._replace(order=np.asarray(batches.order, np.int64).reshape(1, -1))
-    done, steps = split_epochs(n_shards, n_chunks, arguments[:2] + (batches,) + arguments[3:] +
-                               (run,), threads)
+    _, steps = split_epochs(n_shards, n_chunks, arguments[:2] + (batches,) + arguments[3:] +
+                            (run,), threads)
     return float(run.losses[0]), steps
 
 
