@@ -20,6 +20,10 @@ Conventions every backend follows:
   whole epoch inside the backend, on the records of :mod:`fastbp.kernels.records`; callers enter
   ``training_session()`` around a whole training run (the CPU backend holds BLAS to one thread in
   it, because its epochs split each batch across threads; see :mod:`fastbp.kernels.cpu.epoch`).
+* ``train_epochs(..., run)`` takes ``train_epoch``'s arguments and a
+  :class:`~fastbp.kernels.records.EpochRun`, and runs several epochs in one call, writing each
+  one's loss and state into the run's rows (the CPU backend in one GIL-free call; the others in
+  :mod:`fastbp.kernels.epoch_chunks`, written once over their ``train_epoch``).
 * The host-driven pass through the layers is :mod:`fastbp.kernels.layer_loop`, written once.
 * A backend may also offer ``Inference(theta, dims, activations)``, a callable ``(X, out)`` that
   runs the whole network at once (the CPU backend's :mod:`fastbp.kernels.cpu.forward`);

@@ -1,10 +1,10 @@
 """The records a training epoch takes: what crosses from ``fastbp`` into a backend.
 
 Every backend's ``train_epoch(state, network, batches, optimizer, penalty, dropout_seed,
-steps_taken)`` takes these; each groups what travels together, so no call spells out two dozen
-names. They are plain named tuples: Numba compiles them as records, and a new value of a field
-(another learning rate, another batch size) adds no new compiled signature. This module imports
-neither NumPy nor Numba.
+steps_taken)`` takes these, and its ``train_epochs`` the same followed by an :class:`EpochRun`;
+each groups what travels together, so no call spells out two dozen names. They are plain named
+tuples: Numba compiles them as records, and a new value of a field (another learning rate, another
+batch size) adds no new compiled signature. This module imports neither NumPy nor Numba.
 """
 
 from typing import NamedTuple
@@ -64,3 +64,24 @@ class Penalty(NamedTuple):
     ``l1 / m`` (scikit-learn's ``alpha`` scaling)."""
     l2: float
     l1: float
+
+
+class EpochRun(NamedTuple):
+    """Several epochs in one call of a backend's ``train_epochs``: what changes from one epoch to
+    the next, and where each finished epoch is written.
+
+    ``train_epochs`` takes the records of ``train_epoch`` with ``batches.order`` of shape
+    ``(R, n)``: epoch ``e`` visits the rows ``order[e % R]`` (one row for a fixed order).
+    """
+    lrs: object         # float64 (K,): each epoch's learning rate (the optimizer record's lr is
+    #                     not read)
+    rng: object         # numpy.random.Generator or None: when given, each row e of order (R = K)
+    #                     is first filled with rng.permutation(n), rows in order, as a loop of
+    #                     rng.permutation calls would draw them
+    losses: object      # float64 (K,), host memory, written: each epoch's mean loss
+    steps: object       # int64 (K + 1,), host memory, written: the optimizer steps before the
+    #                     run (once the start state is in the rows 0), then after each epoch
+    parameters: object  # (K + 1, P), written: row 0 the parameters the run starts from, row
+    #                     e + 1 those after epoch e
+    moment_1: object    # (K + 1, P), written likewise: the optimizer's moment_1
+    moment_2: object    # (K + 1, len(moment_2)), written likewise: its moment_2

@@ -32,7 +32,7 @@ from .codes import (
     TANH,
 )
 # part of this backend's interface: where its arrays live
-from . import layer_loop
+from . import epoch_chunks, layer_loop
 from .host_memory import copy_to_device, empty, to_device, to_host  # noqa: F401
 from .layer_loop import LayerBuffers
 from .layout import parameter_views
@@ -41,7 +41,7 @@ __all__ = [
     "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
     "copy_to_device", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
     "empty", "loss_backward", "loss_forward", "penalty_backward", "penalty_forward", "sgd_update",
-    "to_device", "to_host", "train_epoch", "training_session",
+    "to_device", "to_host", "train_epoch", "train_epochs", "training_session",
 ]
 
 _SQRT_HALF = 0.7071067811865476  # 1/sqrt(2)
@@ -443,3 +443,44 @@ def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps
             sgd_update(theta, state.gradient, state.moment_1, optimizer.lr, optimizer.momentum,
                        optimizer.nesterov)
     return total / n, steps_taken
+
+
+def train_epochs(state, network, batches, optimizer, penalty, dropout_seed, steps_taken, run):
+    """Several epochs in one call: each as :func:`train_epoch` trains it, its figures and state
+    written into the rows of ``run``.
+
+    Parameters
+    ----------
+    state, network, optimizer, penalty, dropout_seed, steps_taken
+        As for :func:`train_epoch`; ``optimizer.lr`` is not read.
+    batches : fastbp.kernels.records.Batches
+        With ``order`` of shape (R, n): epoch ``e`` visits the rows ``order[e % R]``. Where
+        ``run.rng`` is given (then R = K), the call first fills row after row with
+        ``run.rng.permutation(n)``.
+    run : fastbp.kernels.records.EpochRun
+        The K epochs' learning rates ``lrs``; the generator ``rng`` or None; and the rows written:
+        the state the run starts from to ``parameters[0]``, ``moment_1[0]`` and ``moment_2[0]``,
+        then ``steps_taken`` to ``steps[0]`` (a step count in a row says the row is whole); for
+        each finished epoch ``e``, ``losses[e]`` (its mean loss, as :func:`train_epoch` returns
+        it), and the state and step count after it to the rows ``e + 1``.
+
+    Returns
+    -------
+    epochs_done : int
+        The epochs finished with a finite loss and finite parameters, K unless one diverged: the
+        run then stops in epoch ``epochs_done``, whose ``losses`` entry holds its loss (NaN where a
+        batch's loss was not finite, which stops the epoch there; the epoch's finite mean loss
+        where only the parameters at its end are not) and whose state rows (``epochs_done + 1``)
+        are not meaningful.
+    steps_taken : int
+        Optimizer steps taken after the run (at a stop, where the run stopped).
+
+    Raises
+    ------
+    ValueError
+        When the rows of ``run`` or ``batches.order`` do not fit the state and the epochs
+        (:func:`fastbp.kernels.epoch_chunks.check_run`).
+    """
+    return epoch_chunks.train_epochs(sys.modules[__name__], (state, network, batches, optimizer,
+                                                             penalty, dropout_seed, steps_taken),
+                                     run)

@@ -20,7 +20,7 @@ from fastbp import backends
 from fastbp.kernels.cuda_device import DeviceUnavailable, check_device
 
 #: Test files that exercise the CUDA kernels; without a GPU they run in the simulator.
-SIMULATED = ["test_cuda_kernels.py"]
+SIMULATED = ["test_cuda_kernels.py", "test_cuda_epoch_chunks.py"]
 
 #: Tests in those files that need real hardware, left out of the simulator run.
 NEEDS_GPU = "on_gpu"

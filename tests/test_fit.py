@@ -162,30 +162,30 @@ def test_validation_split_holds_out_the_last_fraction():
 
 def test_keyboard_interrupt_stops_cleanly_with_the_last_completed_epoch(monkeypatch):
     X, y = _blobs()
-    reference = _classifier()
-    reference.fit(X, y, epochs=2, seed=4)
-
     model = _classifier()
-    real = model.kernels.train_epoch
-    calls = []
+    real = model.kernels.train_epochs
+    runs = []
 
-    def interrupted_on_third_epoch(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            real(*args)  # the epoch's updates land, as when Ctrl-C arrives just after it
+    def interrupted_after_the_second_run(*args):
+        runs.append(len(args[-1].lrs))  # the run's epochs
+        done = real(*args)  # the run's updates land, as when Ctrl-C arrives during it
+        if len(runs) == 2:
             raise KeyboardInterrupt
-        return real(*args)
+        return done
 
-    monkeypatch.setattr(model, "_kernels", _Patched(model._kernels, interrupted_on_third_epoch))
-    with pytest.warns(RuntimeWarning, match="interrupted after 2 completed epochs"):
+    monkeypatch.setattr(model, "_kernels", _Patched(model._kernels, interrupted_after_the_second_run))
+    with pytest.warns(RuntimeWarning, match="interrupted after") as warned:
         history = model.fit(X, y, epochs=10, seed=4)
-    assert history.interrupted and history.epochs == 2
+    assert len(runs) == 2 and history.interrupted and history.epochs == runs[0]
+    assert f"after {runs[0]} completed epochs" in str(warned[0].message)
+    reference = _classifier()
+    reference.fit(X, y, epochs=runs[0], seed=4)
     np.testing.assert_array_equal(model.parameters, reference.parameters)
 
 
 class _Patched:
-    def __init__(self, kernels, train_epoch):
-        self._kernels, self.train_epoch = kernels, train_epoch
+    def __init__(self, kernels, train_epochs):
+        self._kernels, self.train_epochs = kernels, train_epochs
 
     def __getattr__(self, name):
         return getattr(self._kernels, name)

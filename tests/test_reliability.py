@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fastbp
 from fastbp import schedules
-from fastbp.training import fit as fit_module
+from fastbp.training import loop as loop_module
 
 S, D = fastbp.Sequential, fastbp.Dense
 SKLEARN_SENTENCE = ("Solver produced non-finite parameter weights. The input data may contain "
@@ -214,7 +214,7 @@ def test_interrupt_during_validation_keeps_the_weights_history_reports(monkeypat
     X, y = _data()
     model = S([D(3, 1)], dtype="float64", seed=0)
     snapshots = []
-    original = fit_module.validation_metric
+    original = loop_module.validation_metric
 
     def interrupting(*args):
         snapshots.append(_parameters(model))
@@ -222,7 +222,7 @@ def test_interrupt_during_validation_keeps_the_weights_history_reports(monkeypat
             raise KeyboardInterrupt
         return original(*args)
 
-    monkeypatch.setattr(fit_module, "validation_metric", interrupting)
+    monkeypatch.setattr(loop_module, "validation_metric", interrupting)
     with pytest.warns(RuntimeWarning, match="2 completed epochs"):
         history = model.fit(X, y, epochs=5, batch_size=8, validation_split=0.25, seed=0)
     assert history.epochs == 2
@@ -237,7 +237,7 @@ def test_interrupt_inside_fits_cleanup_still_counts_the_samples(monkeypatch):
     def interrupting(self):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fit_module.Progress, "close", interrupting)
+    monkeypatch.setattr(loop_module.Progress, "close", interrupting)
     with pytest.raises(KeyboardInterrupt):
         model.fit(X, y, epochs=3, batch_size=8)
     assert model.samples_seen == 3 * 40

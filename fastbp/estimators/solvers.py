@@ -3,6 +3,7 @@ scipy's L-BFGS on the full batch (:mod:`.lbfgs`) or one :meth:`fastbp.Sequential
 stochastic solvers, and the fitted attributes recorded from its history; a call that is refused
 puts the estimator back as it was."""
 
+import math
 import warnings
 
 import numpy as np
@@ -11,7 +12,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 
 from ..errors import DivergenceError
+from ..kernels.records import Penalty
+from ..training.fit import TrainingPlan, train
 from ..training.optimizers import SGD, Adam
+from ..validation import check_sample_weight
 from . import lbfgs
 from .training import start_stochastic_fit
 
@@ -86,9 +90,13 @@ class Solvers:
         model = self._network()
         if self.solver == "lbfgs":
             self._fit_lbfgs(model, X, Y, sample_weight)
+            checked = False
         else:
-            self._fit_stochastic(model, X, Y, sample_weight, stratify, incremental, random_state)
-        if not np.all(np.isfinite(model.parameters)):
+            history = self._fit_stochastic(model, X, Y, sample_weight, stratify, incremental,
+                                           random_state)
+            # the epoch loop checks every epoch's weights: only a diverged one leaves them unsure
+            checked = all(map(math.isfinite, history.loss))
+        if not checked and not np.all(np.isfinite(model.parameters)):
             raise DivergenceError(NON_FINITE_WEIGHTS)
         return self
 
@@ -131,18 +139,26 @@ class Solvers:
                                                                      stratify, random_state)
         n = X.shape[0]
         batch_size = effective_batch_size(self.batch_size, n, stacklevel=4)
-        history = model.fit(
-            X, Y, epochs=1 if incremental else self.max_iter, batch_size=batch_size,
-            optimizer=state.optimizer, schedule=state.schedule, shuffle=bool(self.shuffle),
-            seed=int(random_state.randint(np.iinfo(np.int32).max)), sample_weight=sample_weight,
-            alpha=self._penalty(self.alpha, n, sample_weight), validation_data=validation,
-            early_stopping=state.stopping)
+        # The data is checked and encoded already: the epoch loop takes it as it is, as
+        # Sequential.fit would hand it on after checking it again (each pass over a large array
+        # releases the GIL and waits to take it back beside a busy thread).
+        weight = check_sample_weight(sample_weight, n, model.dtype)
+        if not float(np.max(weight)) > 0:
+            raise ValueError("every training sample weight is zero (after the validation split "
+                             "and the conversion to the model's dtype): no batch has anything to "
+                             "learn")
+        plan = TrainingPlan(1 if incremental else self.max_iter, batch_size, state.optimizer,
+                            state.schedule, state.stopping, bool(self.shuffle),
+                            Penalty(self._penalty(self.alpha, n, sample_weight), 0.0), 0)
+        history = train(model, (np.ascontiguousarray(X), Y, weight, validation), plan,
+                        np.random.default_rng(int(random_state.randint(np.iinfo(np.int32).max))))
         self._record(history, n, validation is not None)
         if not (incremental or history.stopped_early or history.interrupted) \
                 and history.epochs == self.max_iter:
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           f"and the optimization hasn't converged yet.", ConvergenceWarning,
                           stacklevel=3)
+        return history
 
     def _record(self, history, n, validated):
         """Copy one Sequential.fit's history into scikit-learn's fitted attributes."""

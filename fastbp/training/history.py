@@ -34,7 +34,8 @@ class History:
     lr : list of float
         Learning rate used in each epoch.
     time : list of float
-        Wall-clock seconds of each epoch, validation and training metric included.
+        Wall-clock seconds of each epoch, validation and training metric included. Epochs
+        trained in one backend call (a run, :mod:`fastbp.training.runs`) share its time evenly.
     stopped_early : bool
         Whether early stopping or a callback ended the fit before its epochs ran out;
         ``best_epoch`` then says which epoch an ``early_stopping=`` rule kept.

@@ -74,6 +74,19 @@ class EarlyStopping:
         self.best_epoch = None
         self.wait = 0
 
+    def epochs_before_stop(self):
+        """How many more epochs, at the least, this rule lets run: it cannot stop the fit before
+        the end of the ``patience - wait``-th next epoch (``wait``: the epochs already counted
+        without improvement). The fit uses it to train no more epochs ahead of Python than it may
+        keep (:mod:`fastbp.training.runs`).
+
+        Returns
+        -------
+        int or float
+            At least 1 (infinite for an infinite patience).
+        """
+        return max(1, self.patience - self.wait)
+
     def update(self, epoch, logs):
         """Record ``epoch``'s figures.
 

@@ -27,7 +27,7 @@ import numpy as np
 from . import tables as cpu_tables
 from .tables import call_3, call_4_float64, call_5
 from .blas import affine, gemm
-from .epoch import _column_sums, inline, jit, train_epoch
+from .epoch import _column_sums, inline, jit, train_epoch, train_epochs
 from .threads import training_session
 from .forward import Forward as Inference
 from .training import (adam_learning_rate, adam_update, dropout_backward, dropout_forward,
@@ -38,7 +38,8 @@ __all__ = [
     "Inference", "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
     "copy_to_device", "dense_backward", "dense_forward", "dropout_backward", "dropout_forward",
     "empty", "loss_backward", "loss_forward", "penalty_backward",
-    "penalty_forward", "sgd_update", "to_device", "to_host", "train_epoch", "training_session",
+    "penalty_forward", "sgd_update", "to_device", "to_host", "train_epoch", "train_epochs",
+    "training_session",
 ]
 
 _NO_DX = {}  # dtype -> an empty (0, 0) array: dense_backward's "no dx" in compiled code

@@ -1,4 +1,5 @@
-"""``train_epoch`` on the CPU: a whole epoch in compiled code, each batch split across the cores.
+"""``train_epoch`` and ``train_epochs`` on the CPU: whole epochs in one compiled, GIL-free call,
+each batch split across the cores.
 
 OpenBLAS does not thread batch-sized GEMMs usefully (a 256x100x256 sgemm takes the same time on
 one thread as on two), so a step would use one core. Instead each mini-batch is cut into row
@@ -8,18 +9,22 @@ order, adds the penalty's gradient and applies the optimizer. The sums are in a 
 split depends on the batch's size and the machine alone, so the weights depend neither on the
 thread count nor on scheduling.
 
-Each thread runs :func:`_epoch_worker` over the whole epoch, taking the open phase's shards, then
-its chunks, its own first, until none is left; the worker that finishes a phase opens the next
-(:mod:`fastbp.kernels.cpu.threads`, :mod:`fastbp.kernels.cpu.sync`). A thread that another
-process keeps off its core holds up no one unless it holds a task, and the threads that run do the
-rest. The activation, loss and optimizer kernels come in tables of function pointers
-(:mod:`fastbp.kernels.cpu.tables`), so this module compiles once per dtype, whatever the network.
+Each thread runs :func:`_epoch_worker` over the whole run of epochs (one for ``train_epoch``),
+taking the open phase's shards, then its chunks, its own first, until none is left; the worker that
+finishes a phase opens the next (:mod:`fastbp.kernels.cpu.threads`, :mod:`fastbp.kernels.cpu.sync`),
+and the one that finishes an epoch writes its loss and state into the run's rows. The first worker
+draws every epoch's order first (:mod:`fastbp.kernels.cpu.orders`), so a run of epochs takes the
+GIL back once, when it returns. A thread that another process keeps off its core holds up no one
+unless it holds a task, and the threads that run do the rest. The activation, loss and optimizer
+kernels come in tables of function pointers (:mod:`fastbp.kernels.cpu.tables`), so this module
+compiles once per dtype, whatever the network.
 
 Workspaces (each worker's layer buffers, each shard's gradient) are allocated in Python once per
 call, never per step; a worker's buffers are one flat array and views of it, not lists of arrays
 (lists of arrays, like allocation in compiled code, cost seconds of cold JIT time).
 """
 
+import contextlib
 import operator
 import threading
 import weakref
@@ -37,7 +42,9 @@ from .blas import affine, gemm
 from .calls import call_train_rows, call_update_chunk
 from .sync import atomic_add, take, wait_for
 from .threads import training_session, pool, split
-from ..records import Batches, TrainingState
+from ..epoch_chunks import check_run
+from ..records import Batches, EpochRun, TrainingState
+from .orders import bit_generator, draw_order
 from .training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
 from ..disk_cache import check_once
 from .numba_path import WITHOUT_CFUNC_WRAPPER, WITHOUT_WRAPPERS, entry_point, is_compiled
@@ -81,12 +88,27 @@ class Dropout(NamedTuple):
 
 
 class Update(NamedTuple):
-    """How the parameters move: the optimizer, its own hyperparameters, the penalties."""
+    """How the parameters move: the optimizer, its own hyperparameters, the penalties (each
+    epoch's learning rate comes with the run: :class:`Run`)."""
     optimizer: int         # optimizer code
     hyper: np.ndarray      # float64: :func:`fastbp.kernels.cpu.training.optimizer_hyper`
-    lr: float
     l2: float
     l1: float
+
+
+class Run(NamedTuple):
+    """The epochs of one call, as the compiled worker takes them (from the caller's
+    :class:`~fastbp.kernels.records.EpochRun`)."""
+    lrs: np.ndarray         # float64 (K,): each epoch's learning rate
+    generator: tuple        # kernels/cpu/orders.py's bit_generator: draws each epoch's order
+    #                         into data.order (K, n) first; NO_GENERATOR: the orders are given
+    losses: np.ndarray      # float64 (K,), written: each epoch's mean loss
+    steps: np.ndarray       # int64 (K + 1,), written: optimizer steps at the start (once rows
+    #                         0 hold the start state), then after each epoch
+    parameters: np.ndarray  # (K + 1, P), written: row 0 at the start, row e + 1 after epoch e
+    moment_1: np.ndarray    # (K + 1, P), written likewise
+    moment_2: np.ndarray    # (K + 1, len(moment_2)), written likewise
+    first_step: int         # optimizer steps taken before the run
 
 
 class Workspace(NamedTuple):
@@ -95,11 +117,11 @@ class Workspace(NamedTuple):
     shard_grads: np.ndarray  # (n_shards - 1, P): the gradients of shards 1.. (shard 0 writes grad)
     losses: np.ndarray       # float64 (n_shards,): each shard's share of the batch loss
     penalties: np.ndarray    # float64 (n_chunks,): each chunk's share of the penalty
-    sync: np.ndarray         # int64 (4,): tasks done, phases open, stop, step at a stop
-    #                          (indexed by _DONE ... _STOPPED_AT); zeros to start
+    sync: np.ndarray         # int64 (5,): tasks done, phases open, stop, step at a stop, epochs
+    #                          finished (indexed by _DONE ... _EPOCHS); zeros to start
     taken: np.ndarray        # int64 (n_shards + n_chunks,): batches whose task is taken, per
     #                          task (cpu_sync.take); zeros to start
-    tally: np.ndarray        # float64 (2,): the open batch's loss, the epoch's weighted sum
+    tally: np.ndarray        # float64 (2,): the open batch's loss, the open epoch's weighted sum
     buffers: np.ndarray      # (n_workers, size): each worker's layer buffers, laid out by starts
     starts: np.ndarray       # int64: where each buffer starts (workspace_starts)
     scalars: np.ndarray      # (2,) of the dtype: BLAS's alpha = 1 and beta = 0
@@ -247,10 +269,10 @@ def _train_rows(space, theta, gradient, network, kernels, data, batch, rates, ke
 
 
 @internal
-def _update_chunk(state, shard_grads, network, bounds, update, kernels, step):
+def _update_chunk(state, shard_grads, network, bounds, update, kernels, clock):
     """Parameters ``lo:hi`` (``bounds = (lo, hi, l2, l1)``, the penalties scaled to this batch):
     sum the shard gradients into ``grad``, add the penalty's gradient on weights, take the
-    optimizer step. Returns the penalty of the weights in the chunk."""
+    optimizer step ``clock = (step, lr)``. Returns the penalty of the weights in the chunk."""
     dims, offsets = network.dims, network.offsets
     lo, hi, l2, l1 = bounds
     theta, grad = state.parameters, state.gradient
@@ -268,89 +290,143 @@ def _update_chunk(state, shard_grads, network, bounds, update, kernels, step):
                 penalty += penalty_step(grad[start:stop], theta[start:stop], l2, l1)
     m2 = state.moment_2
     call_7(kernels.optimizer_step[update.optimizer], theta[lo:hi], g, state.moment_1[lo:hi],
-           m2[min(lo, m2.shape[0]):min(hi, m2.shape[0])], update.hyper, update.lr, step)
+           m2[min(lo, m2.shape[0]):min(hi, m2.shape[0])], update.hyper, clock[1], clock[0])
     return penalty
 
 
-#: The workers' shared counters (Workspace.sync): tasks done over the epoch (the shards and chunks
-#: of every batch, in order), phases opened (two per batch), a stop flag (1: a worker failed, 2:
-#: the loss diverged) and the step count to report at a stop.
-_DONE, _OPEN, _STOP, _STOPPED_AT = range(4)
+#: The workers' shared counters (Workspace.sync): tasks done over the run (the shards and chunks
+#: of every batch of every epoch, in order), phases opened (one for the orders, then two per
+#: batch), a stop flag (1: a worker failed, 2: the loss or the weights diverged), the step count to
+#: report at a stop, and the epochs finished.
+_DONE, _OPEN, _STOP, _STOPPED_AT, _EPOCHS = range(5)
 
 
 # called from Python (it needs that wrapper), never through a C pointer
 @njit(cache=True, nogil=True, error_model="numpy", **WITHOUT_CFUNC_WRAPPER)
-def _epoch_worker(worker, network, kernels, data, update, state, workspace, dropout, step):
-    # theta, grad, moments (P,) <- one pass over X (n, d_in), Y (n, d_out); every worker takes
-    # the open phase's tasks, its own first, until none is left (kernels/cpu/sync.py); returns
-    # (mean loss, steps taken)
+def _epoch_worker(worker, network, kernels, data, update, state, workspace, dropout, run):
+    # theta, grad, moments (P,) <- K passes over X (n, d_in), Y (n, d_out), epoch e in the order
+    # data.order[e % R] (drawn first by worker 0 where run.generator is given, which also writes
+    # the start state to the run's rows 0); every worker takes the open phase's tasks, its own
+    # first, until none is left (kernels/cpu/sync.py); the worker that ends epoch e writes its
+    # loss and state to the run's rows e (+ 1 for the state). Returns (epochs finished with finite
+    # loss and weights, steps taken)
     shard_grads, losses, penalties = workspace.shard_grads, workspace.losses, workspace.penalties
     sync, tally, taken = workspace.sync, workspace.tally, workspace.taken
     rates, seed = dropout
     n_shards, n_chunks = losses.shape[0], penalties.shape[0]
-    n = data.order.shape[0]
+    orders = data.order
+    n = orders.shape[1]
     batch_size = data.batch_size
     space = (workspace.buffers[worker], workspace.starts, workspace.scalars)
     size = state.parameters.shape[0]
-    first_step = step
     n_batches = -(-n // batch_size)
-    for b in range(n_batches):
-        idx = data.order[b * batch_size:(b + 1) * batch_size]
-        m = idx.shape[0]
-        shards_end = b * (n_shards + n_chunks) + n_shards  # one past this batch's last shard
-        if wait_for(sync, _OPEN, 2 * b, _STOP):
-            return np.nan, sync[_STOPPED_AT]
-        weight_sum = -1.0  # summed by the first shard this worker takes of the batch
-        for k in range(n_shards):
-            s = (worker + k) % n_shards
-            if not take(taken, s, b):
-                continue
-            if weight_sum < 0:
-                weight_sum = 0.0
-                for r in range(m):
-                    weight_sum += data.sample_weight[idx[r]]
-            lo, hi = _part(s, n_shards, m)
-            gradient = state.gradient if s == 0 else shard_grads[s - 1]
-            losses[s] = call_train_rows(kernels.parts[0], space, state.parameters, gradient,
-                                        network, kernels, data, (idx, weight_sum, lo, hi), rates,
-                                        (seed, first_step + b))
-            if atomic_add(sync, _DONE, 1) == shards_end - 1:  # the batch's last shard
-                batch_loss = 0.0
-                for j in range(n_shards):
-                    batch_loss += losses[j]
-                tally[0] = batch_loss
-                _open_next(sync, np.isfinite(batch_loss), first_step + b)
-        if wait_for(sync, _OPEN, 2 * b + 1, _STOP):
-            return np.nan, sync[_STOPPED_AT]
-        chunks_end = shards_end + n_chunks
-        for k in range(n_chunks):
-            c = (worker + k) % n_chunks
-            if not take(taken, n_shards + c, b):
-                continue
-            lo, hi = _part(c, n_chunks, size)
-            # the penalties are per batch, divided by its size (scikit-learn's scaling)
-            penalties[c] = call_update_chunk(kernels.parts[1], state, shard_grads, network,
-                                             (lo, hi, update.l2 / m, update.l1 / m), update,
-                                             kernels, first_step + b + 1)
-            if atomic_add(sync, _DONE, 1) == chunks_end - 1:  # the batch's last chunk
-                batch_loss = tally[0]
-                for j in range(n_chunks):
-                    batch_loss += penalties[j]
-                tally[1] += batch_loss * m
-                _open_next(sync, np.isfinite(batch_loss), first_step + b + 1)
-    if wait_for(sync, _OPEN, 2 * n_batches, _STOP):
-        return np.nan, sync[_STOPPED_AT]
-    return tally[1] / n, first_step + n_batches
+    n_epochs = run.lrs.shape[0]
+    if worker == 0:  # phase 0: the orders and the start state
+        if run.generator[0] != 0:
+            for e in range(n_epochs):
+                draw_order(orders[e], run.generator)
+        _save_state(state, run, 0, run.first_step)
+        atomic_add(sync, _OPEN, 1)
+    for e in range(n_epochs):
+        order = orders[e % orders.shape[0]]
+        first_step = run.first_step + e * n_batches
+        lr = run.lrs[e]
+        for b in range(n_batches):
+            g = e * n_batches + b  # the batch's number in the run
+            idx = order[b * batch_size:(b + 1) * batch_size]
+            m = idx.shape[0]
+            shards_end = g * (n_shards + n_chunks) + n_shards  # one past this batch's last shard
+            if wait_for(sync, _OPEN, 2 * g + 1, _STOP):
+                return sync[_EPOCHS], sync[_STOPPED_AT]
+            weight_sum = -1.0  # summed by the first shard this worker takes of the batch
+            for k in range(n_shards):
+                s = (worker + k) % n_shards
+                if not take(taken, s, g):
+                    continue
+                if weight_sum < 0:
+                    weight_sum = 0.0
+                    for r in range(m):
+                        weight_sum += data.sample_weight[idx[r]]
+                lo, hi = _part(s, n_shards, m)
+                gradient = state.gradient if s == 0 else shard_grads[s - 1]
+                losses[s] = call_train_rows(kernels.parts[0], space, state.parameters, gradient,
+                                            network, kernels, data, (idx, weight_sum, lo, hi),
+                                            rates, (seed, first_step + b))
+                if atomic_add(sync, _DONE, 1) == shards_end - 1:  # the batch's last shard
+                    batch_loss = 0.0
+                    for j in range(n_shards):
+                        batch_loss += losses[j]
+                    tally[0] = batch_loss
+                    if np.isfinite(batch_loss):
+                        atomic_add(sync, _OPEN, 1)
+                    else:
+                        _stop(sync, run.losses, e, np.nan, first_step + b)
+            if wait_for(sync, _OPEN, 2 * g + 2, _STOP):
+                return sync[_EPOCHS], sync[_STOPPED_AT]
+            chunks_end = shards_end + n_chunks
+            for k in range(n_chunks):
+                c = (worker + k) % n_chunks
+                if not take(taken, n_shards + c, g):
+                    continue
+                lo, hi = _part(c, n_chunks, size)
+                # the penalties are per batch, divided by its size (scikit-learn's scaling)
+                penalties[c] = call_update_chunk(kernels.parts[1], state, shard_grads, network,
+                                                 (lo, hi, update.l2 / m, update.l1 / m), update,
+                                                 kernels, (first_step + b + 1, lr))
+                if atomic_add(sync, _DONE, 1) == chunks_end - 1:  # the batch's last chunk
+                    batch_loss = tally[0]
+                    for j in range(n_chunks):
+                        batch_loss += penalties[j]
+                    tally[1] += batch_loss * m
+                    if not np.isfinite(batch_loss):
+                        _stop(sync, run.losses, e, np.nan, first_step + b + 1)
+                    elif b < n_batches - 1:
+                        atomic_add(sync, _OPEN, 1)
+                    elif _end_epoch(state, run, e, tally[1] / n, first_step + n_batches):
+                        tally[1] = 0.0
+                        sync[_EPOCHS] = e + 1
+                        atomic_add(sync, _OPEN, 1)  # after the epoch's rows: they are read next
+                    else:
+                        _stop(sync, run.losses, e, tally[1] / n, first_step + n_batches)
+    if wait_for(sync, _OPEN, 2 * n_epochs * n_batches + 1, _STOP):
+        return sync[_EPOCHS], sync[_STOPPED_AT]
+    return n_epochs, run.first_step + n_epochs * n_batches
 
 
 @inline
-def _open_next(sync, finite, step):
-    """Open the next phase, or, after a non-finite loss, stop every worker at ``step``."""
-    if not finite:
-        sync[_STOPPED_AT] = step
-        atomic_add(sync, _STOP, 2)  # after the step: a worker that sees the stop reads it
-    else:
-        atomic_add(sync, _OPEN, 1)
+def _stop(sync, epoch_losses, epoch, loss, step):
+    """Stop every worker at ``step`` of ``epoch``, whose loss (NaN: a batch's) is ``loss``."""
+    epoch_losses[epoch] = loss
+    sync[_STOPPED_AT] = step
+    atomic_add(sync, _STOP, 2)  # after the step: a worker that sees the stop reads it
+
+
+@inline
+def _end_epoch(state, run, e, loss, step):
+    """Write epoch ``e``'s loss, state and ``step`` into the run's rows (``e`` and ``e + 1``);
+    whether its mean loss (finite batch losses can sum to infinity) and its parameters are all
+    finite (they are written either way)."""
+    run.losses[e] = loss
+    return _save_state(state, run, e + 1, step) and np.isfinite(loss)
+
+
+@internal
+def _save_state(state, run, row, step):
+    """Copy the parameters and moments into the run's rows ``row``, then ``step``: a step count
+    written says the row is whole. Returns whether the parameters are all finite."""
+    finite = True
+    theta, saved = state.parameters, run.parameters[row]
+    for i in range(theta.shape[0]):
+        saved[i] = theta[i]
+        finite = finite and np.isfinite(theta[i])
+    moment, saved = state.moment_1, run.moment_1[row]
+    for i in range(saved.shape[0]):
+        saved[i] = moment[i]
+    moment, saved = state.moment_2, run.moment_2[row]
+    for i in range(saved.shape[0]):
+        saved[i] = moment[i]
+    run.steps[row] = step
+    return finite
 
 
 def network_kernels(dtype, activations, loss, optimizer):
@@ -379,10 +455,31 @@ def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps
     steps_taken : int
     """
     arguments = (state, network, batches, optimizer, penalty, dropout_seed, steps_taken)
-    rows = min(batches.batch_size, batches.order.shape[0])
-    n_shards, n_chunks = split(rows, state.parameters.shape[0])
     with training_session() as threads:
-        return split_epoch(n_shards, n_chunks, arguments, threads)
+        return split_epoch(*_split(state, batches.batch_size, batches.order.shape[-1]), arguments,
+                           threads)
+
+
+def train_epochs(state, network, batches, optimizer, penalty, dropout_seed, steps_taken, run):
+    """Several epochs in one compiled, GIL-free call; see the reference for the parameters.
+
+    Epochs are split across threads as by :func:`train_epoch`, and train bitwise as that many
+    calls of it would (with the same orders and learning rates). The orders, where ``run.rng``
+    draws them, are drawn in the same call, holding the generator's lock.
+
+    Returns
+    -------
+    epochs_done : int
+    steps_taken : int
+    """
+    arguments = (state, network, batches, optimizer, penalty, dropout_seed, steps_taken, run)
+    with training_session() as threads:
+        return split_epochs(*_split(state, batches.batch_size, batches.order.shape[-1]),
+                            arguments, threads)
+
+
+def _split(state, batch_size, n):
+    return split(min(batch_size, n), state.parameters.shape[0])
 
 
 def split_epoch(n_shards, n_chunks, arguments, threads=None):
@@ -392,37 +489,64 @@ def split_epoch(n_shards, n_chunks, arguments, threads=None):
     chunks, not on the threads. Callers hold BLAS to one thread
     (:func:`~fastbp.kernels.cpu.threads.training_session`) when running on more than one."""
     state, network, batches, optimizer, penalty, dropout_seed, steps_taken = arguments
+    m2 = state.moment_2
+    run = EpochRun(np.array([float(optimizer.lr)]), None, np.empty(1), np.empty(2, np.int64),
+                   np.empty((2,) + state.parameters.shape, state.parameters.dtype),
+                   np.empty((2,) + state.moment_1.shape, state.moment_1.dtype),
+                   np.empty((2,) + m2.shape, m2.dtype))
+    batches = batches._replace(order=np.asarray(batches.order, np.int64).reshape(1, -1))
+    _, steps = split_epochs(n_shards, n_chunks, arguments[:2] + (batches,) + arguments[3:] +
+                            (run,), threads)
+    return float(run.losses[0]), steps
+
+
+def split_epochs(n_shards, n_chunks, arguments, threads=None):
+    """:func:`train_epochs` (its ``arguments`` in order) split as :func:`split_epoch` splits an
+    epoch.
+
+    Where another thread of the process is running a threaded epoch on the shared pool, this one
+    runs on its calling thread alone (same shards and chunks, so bitwise the same weights) rather
+    than wait for the pool."""
+    state, network, batches, optimizer, penalty, dropout_seed, steps_taken, run = arguments
+    check_run(state, batches, run)
     n_workers = max(n_shards, n_chunks)
     if threads is not None:
         n_workers = max(1, min(int(threads), n_workers))
-    rows = -(-min(int(batches.batch_size), batches.order.shape[0]) // n_shards)  # a shard's most
+    rows = -(-min(int(batches.batch_size), batches.order.shape[1]) // n_shards)  # a shard's most
     settings = _Settings(n_shards, n_chunks, n_workers, rows, int(optimizer.code),
                          float(penalty.l2), float(penalty.l1), int(dropout_seed),
                          int(batches.batch_size))
-    (compiled, kernels, workspace, dropout), run = _prepared(state, network, batches, settings)
+    (compiled, kernels, workspace, dropout), entry = _prepared(state, network, batches, settings)
     workspace.sync[:] = 0
     workspace.taken[:] = 0
     workspace.tally[:] = 0
     args = (compiled, kernels,
             Batches(batches.X, batches.Y, batches.sample_weight, batches.order,
                     settings.batch_size),
-            Update(settings.optimizer, optimizer_hyper(optimizer), float(optimizer.lr),
-                   settings.l2, settings.l1),
-            TrainingState(*state), workspace, dropout, int(steps_taken))
-    if run is None:
-        run = _entry_point(args)
-        _last_epoch.value = _last_epoch.value._replace(run=run)
-    if n_workers == 1:
-        return run(0, *args)
-    # One threaded epoch at a time in the process: the workers of epochs from two Python threads
-    # would queue behind each other's on the pool's threads.
-    with _threaded_epoch:
-        workers = pool(n_workers - 1)
-        tasks = [workers[w - 1].submit(_worker_or_abort, run, w, args)
-                 for w in range(1, n_workers)]
-        result = _worker_or_abort(run, 0, args)
-        for task in tasks:
-            task.result()  # re-raises a worker's error
+            Update(settings.optimizer, optimizer_hyper(optimizer), settings.l2, settings.l1),
+            TrainingState(*state), workspace, dropout,
+            Run(np.asarray(run.lrs, np.float64), bit_generator(run.rng), run.losses, run.steps,
+                run.parameters, run.moment_1, run.moment_2, int(steps_taken)))
+    if entry is None:
+        entry = _entry_point(args)
+        _last_epoch.value = _last_epoch.value._replace(run=entry)
+    # the generator's own lock, as its methods hold it: another thread drawing from it at the
+    # same time would corrupt its state
+    with contextlib.nullcontext() if run.rng is None else run.rng.bit_generator.lock:
+        # One threaded run at a time on the pool: the workers of runs from two Python threads
+        # would queue behind each other's on the pool's threads. Another thread's runs go on
+        # with their calling thread alone meanwhile.
+        if n_workers == 1 or not _threaded_epoch.acquire(blocking=False):
+            return entry(0, *args)
+        try:
+            workers = pool(n_workers - 1)
+            tasks = [workers[w - 1].submit(_worker_or_abort, entry, w, args)
+                     for w in range(1, n_workers)]
+            result = _worker_or_abort(entry, 0, args)
+            for task in tasks:
+                task.result()  # re-raises a worker's error
+        finally:
+            _threaded_epoch.release()
     return result
 
 
@@ -503,15 +627,16 @@ _compiling = threading.Lock()
 def _part_types(args):
     """The argument types with which :func:`_epoch_worker`, given ``args``, calls
     :func:`_train_rows` and :func:`_update_chunk` (each a tuple of numba types)."""
-    network, kernels, data, update, state, workspace, dropout, step = args
+    network, kernels, data, update, state, workspace, dropout, run = args
     typeof = numba.typeof
     space = (workspace.buffers[0], workspace.starts, workspace.scalars)
-    batch = (data.order[:0], 0.0, 0, 0)  # rows' indices, weight sum, lo, hi
+    batch = (data.order[0][:0], 0.0, 0, 0)  # rows' indices, weight sum, lo, hi
     rows = (typeof(space), typeof(state.parameters), typeof(state.gradient), typeof(network),
             typeof(kernels), typeof(data), typeof(batch), typeof(dropout.rates), typeof((0, 0)))
     bounds = (0, 0, 0.0, 0.0)  # lo, hi, l2, l1
+    clock = (0, 0.0)  # step, lr
     chunk = (typeof(state), typeof(workspace.shard_grads), typeof(network), typeof(bounds),
-             typeof(update), typeof(kernels), typeof(0))
+             typeof(update), typeof(kernels), typeof(clock))
     return rows, chunk
 
 
@@ -531,7 +656,7 @@ def _setup(theta, network, settings):
                               settings.optimizer)
     starts = workspace_starts(widths, settings.rows)
     workspace = Workspace(np.empty((n_shards - 1, theta.shape[0]), theta.dtype),
-                          np.empty(n_shards), np.empty(n_chunks), np.zeros(4, np.int64),
+                          np.empty(n_shards), np.empty(n_chunks), np.zeros(5, np.int64),
                           np.zeros(n_shards + n_chunks, np.int64), np.zeros(2),
                           np.empty((n_workers, starts[-1]), theta.dtype), starts,
                           np.array([1, 0], theta.dtype))

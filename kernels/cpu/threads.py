@@ -177,9 +177,11 @@ _blas_hold_lock = threading.Lock()
 def _blas_on_one_thread(blas):
     """BLAS held to one thread while any training session of the process is open. threadpoolctl's
     limits are process-wide: two sessions each setting and restoring their own would let the one
-    that ends last restore the one thread the other had set, for good."""
+    that ends last restore the one thread the other had set, for good. The session that sets the
+    limit and the one that restores it may run on different threads."""
     with _blas_hold_lock:
         if _blas_hold["sessions"] == 0:
+            _take_blas_control(blas)
             _blas_hold["limiter"] = blas.limit(limits=1)
         _blas_hold["sessions"] += 1
     try:
@@ -188,8 +190,23 @@ def _blas_on_one_thread(blas):
         with _blas_hold_lock:
             _blas_hold["sessions"] -= 1
             if _blas_hold["sessions"] == 0:
+                _take_blas_control(blas)
                 _blas_hold["limiter"].restore_original_limits()
                 _blas_hold["limiter"] = None
+                _take_blas_control(blas)  # and leave it to whoever sets a limit next
+
+
+def _take_blas_control(blas):
+    """Let this thread's limits reach OpenBLAS. Since threadpoolctl 3.8 only the first thread to
+    limit an OpenBLAS with its own thread pool (in practice the main thread, once it has trained)
+    may change it, and the others' limits are silently dropped: two fits in two threads then ran
+    every GEMM on OpenBLAS's threads, fighting over them, many times slower than one after the
+    other. Clearing threadpoolctl's record of that thread (its documented
+    ``clear_controlling_thread``) lets the next limit through."""
+    for library in blas.lib_controllers:
+        clear = getattr(type(library), "clear_controlling_thread", None)
+        if clear is not None:
+            clear(force=True)
 
 
 @contextmanager

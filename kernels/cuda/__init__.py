@@ -25,7 +25,7 @@ if missing_numba_cuda() is not None:
 from numba import cuda
 
 from . import gemm as cuda_gemm, launch as cuda_launch
-from .epoch import train_epoch
+from .epoch import train_epoch, train_epochs
 from .ops import (
     activation_backward,
     activation_forward,
@@ -50,7 +50,7 @@ __all__ = [
     "activation_backward", "activation_forward", "adam_learning_rate", "adam_update",
     "copy_to_device", "dense_backward", "empty", "dense_forward", "dropout_backward", "dropout_forward",
     "loss_backward", "loss_forward", "penalty_backward", "penalty_forward", "ptx_targets",
-    "sgd_update", "to_device", "to_host", "train_epoch", "training_session",
+    "sgd_update", "to_device", "to_host", "train_epoch", "train_epochs", "training_session",
 ]
 
 def training_session():
@@ -76,8 +76,12 @@ def to_host(array):
 
 
 def copy_to_device(device_array, host_array):
-    """Overwrite ``device_array`` with the values of the NumPy array ``host_array``."""
-    device_array.copy_to_device(np.ascontiguousarray(host_array))
+    """Overwrite ``device_array`` with the values of the NumPy array ``host_array``, or of
+    another device array (copied on the device)."""
+    if hasattr(host_array, "copy_to_host"):  # a device array (numba-cuda's, or its simulator's)
+        device_array.copy_to_device(host_array)
+    else:
+        device_array.copy_to_device(np.ascontiguousarray(host_array))
 
 
 def ptx_targets():

@@ -14,7 +14,7 @@ import numpy as np
 from numba import cuda
 
 from . import config as cuda_config
-from .. import layer_loop
+from .. import epoch_chunks, layer_loop
 from ..codes import ADAM
 from .launch import launch
 from .ops import (
@@ -141,3 +141,17 @@ def train_epoch(state, network, batches, optimizer, penalty, dropout_seed, steps
             launch_sgd(theta, grad, state.moment_1, optimizer.lr, optimizer.momentum,
                        optimizer.nesterov, losses.halt)
     return losses.result(steps_taken)
+
+
+def train_epochs(state, network, batches, optimizer, penalty, dropout_seed, steps_taken, run):
+    """Several epochs in one call, one :func:`train_epoch` each; see the reference for the
+    parameters. ``batches.order`` and the state rows of ``run`` are device arrays, its
+    ``losses`` and ``steps`` host arrays.
+
+    Returns
+    -------
+    epochs_done : int
+    steps_taken : int
+    """
+    return epoch_chunks.train_epochs(_cuda(), (state, network, batches, optimizer, penalty,
+                                               dropout_seed, steps_taken), run)
