@@ -56,7 +56,8 @@ def test_a_batch_is_split_by_its_work_not_its_rows():
     digits = (64, 128, 10)  # 9,610 parameters
     wide = (784, 1024, 256, 10)  # 1,068,810 parameters
     assert cpu_forward.plan(200, digits, 2) == (256, False)
-    assert cpu_forward.plan(1000, digits, 2) == (250, True)  # 4 chunks: 2 per core
+    assert cpu_forward.plan(1000, digits, 2) == (256, False)
+    assert cpu_forward.plan(2000, digits, 2) == (250, True)  # 8 chunks: 4 per core
     assert cpu_forward.plan(256, wide, 2) == (128, True)
     assert cpu_forward.plan(1000, wide, 2) == (250, True)
     assert cpu_forward.plan(20_000, wide, 2) == (250, True)  # 80 chunks
@@ -140,7 +141,7 @@ def test_an_error_in_a_pool_thread_reaches_the_caller(monkeypatch):
     monkeypatch.setattr(type(inference), "rows", failing_rows)
     with pytest.raises(RuntimeError, match="chunk failed"):
         model.forward(X)
-    assert blas_hold.hold()[blas_hold.HOLDERS] == 0  # every thread gave the hold back
+    assert cpu_threads.blas_hold_state()[blas_hold.HOLDERS] == 0  # every thread gave the hold back
 
 
 needs_threaded_blas = pytest.mark.skipif(
@@ -151,7 +152,7 @@ needs_threaded_blas = pytest.mark.skipif(
 @needs_threaded_blas
 def test_the_hold_sets_blas_to_one_thread_until_its_last_holder_leaves():
     _model(np.float64).forward(np.zeros((1, 20)))  # makes the hold from the BLAS loaded
-    state = blas_hold.hold()
+    state = cpu_threads.blas_hold_state()
     assert blas_hold.available()
     before = _blas_threads()
     assert max(before) > 1
@@ -207,7 +208,7 @@ def test_predictions_in_several_threads_at_once_hold_blas_together(monkeypatch):
     for thread in threads:
         thread.join()
     assert failures == []
-    assert blas_hold.hold()[blas_hold.HOLDERS] == 0
+    assert cpu_threads.blas_hold_state()[blas_hold.HOLDERS] == 0
     assert _blas_threads() == before
 
 
@@ -215,7 +216,7 @@ def test_predictions_in_several_threads_at_once_hold_blas_together(monkeypatch):
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
 def test_a_child_forked_during_a_hold_gets_blas_back():
     _model(np.float64).forward(np.zeros((1, 20)))
-    state = blas_hold.hold()
+    state = cpu_threads.blas_hold_state()
     before = _blas_threads()
     blas_hold.take(state)
     try:

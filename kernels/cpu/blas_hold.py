@@ -167,9 +167,15 @@ def _libraries(controllers):
     return found if len(found) <= MAX_LIBRARIES else None
 
 
-def hold():
-    """The process's hold (made on first use, for the BLAS libraries threadpoolctl finds then:
-    :func:`fastbp.kernels.cpu.threads.blas_controllers`): an int64 array for :func:`hold_blas`.
+def hold(controllers):
+    """The process's hold: an int64 array for :func:`hold_blas`, made on the first call for the
+    BLAS libraries of ``controllers`` (:func:`fastbp.kernels.cpu.threads.blas_hold_state` passes
+    them), the same array after.
+
+    Parameters
+    ----------
+    controllers : threadpoolctl.ThreadpoolController
+        threadpoolctl's selection of the BLAS libraries loaded.
 
     Returns
     -------
@@ -181,9 +187,7 @@ def hold():
         return made
     with _make_lock:
         if _state["hold"] is None:
-            from .threads import blas_controllers  # (it imports this module)
-
-            libraries = _libraries(blas_controllers().lib_controllers)
+            libraries = _libraries(controllers.lib_controllers)
             state = np.zeros(FIRST + 3 * MAX_LIBRARIES, np.int64)
             for i, (get, set_) in enumerate(libraries or ()):
                 get.restype, get.argtypes = ctypes.c_int, []

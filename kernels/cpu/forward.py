@@ -19,7 +19,7 @@ a thread with a fixed share of the batch leaves the others idle for part of the 
 
 Whether a batch is split depends on its work, rows times parameters (:func:`plan`), as an epoch's
 split does (:func:`fastbp.kernels.cpu.threads.split`): 256 rows through a million parameters are
-worth two cores, 2,000 rows through ten thousand are not.
+worth two cores, 1,000 rows through ten thousand are not.
 
 Why chunks on the epoch's pool (:mod:`fastbp.kernels.cpu.threads`) rather than BLAS's own threads:
 the batch prediction of ``benchmarks/test_prediction.py`` (20,000 rows through 100-256-128-10,
@@ -41,7 +41,7 @@ from .blas_hold import hold_blas, release_blas
 from .epoch import jit
 from .sync import atomic_add
 from .tables import call_3
-from .threads import machine_cores, pool, thread_count, training_session
+from .threads import blas_hold_state, machine_cores, pool, thread_count, training_session
 
 #: Most rows that go through every layer together: 256 rows of a layer up to 1,024 wide (1 MB in
 #: float32) keep each layer's output near the core while the next layer reads it. Wider layers take
@@ -58,28 +58,60 @@ MIN_CHUNK_ROWS = 64
 #: (the one-row predictions of benchmarks/test_prediction.py and benchmarks/test_model_files.py).
 GEMV_ROWS = 8
 
-#: Least work, in rows times parameters, worth splitting a prediction across threads: below it,
-#: handing chunks to a pool thread and waiting for it cost more than the second core saves.
-#: Set by benchmarks/test_model_files.py and benchmarks/test_prediction.py.
-MIN_FORWARD_WORK = 4_000_000
+#: Least work, in rows times parameters, worth splitting a prediction across threads: about half a
+#: millisecond of float32 arithmetic on one core, where waking a pool thread and waiting for it
+#: (tens of microseconds) is small beside what the second core saves, and where a core taken by
+#: another process costs a split batch little (the batches of benchmarks/test_model_files.py and
+#: benchmarks/test_prediction.py were 10-20% slower split than on one thread with both cores busy).
+#: An epoch's bound, ``MIN_THREADED_WORK``, is a quarter of this: its batches' work is three times a
+#: prediction's, and it meets its threads at every batch anyway.
+MIN_FORWARD_WORK = 16_000_000
 
 
 def largest_chunk(dims):
-    """Most rows per chunk for a network of layer widths ``dims``."""
+    """Most rows per chunk for a network: ``CHUNK_ROWS``, fewer where its widest layer's chunk
+    would pass ``CHUNK_ELEMENTS``, never fewer than ``MIN_CHUNK_ROWS``.
+
+    Parameters
+    ----------
+    dims : sequence of int
+        Layer widths, the input first.
+
+    Returns
+    -------
+    int
+    """
     widest = max(int(d) for d in dims[1:])
     return max(MIN_CHUNK_ROWS, min(CHUNK_ROWS, CHUNK_ELEMENTS // widest))
 
 
 def plan(rows, dims, cores):
-    """``(chunk rows, split)`` for a batch of ``rows``: whether it is worth splitting across
-    threads (its work, rows times the network's parameters, reaches ``MIN_FORWARD_WORK`` on a
-    machine of several ``cores``), and the rows per chunk: :func:`largest_chunk` unsplit, else
-    the batch cut evenly into a multiple of ``cores`` chunks of at most that many rows, so that
-    every core gets as many rows.
+    """How a batch goes through the network: in chunks of how many rows, and whether split across
+    threads.
 
-    The chunks decide which rows each GEMM computes together, hence the outputs' last bits, so they
-    depend on the batch, the network and the machine, never on the thread count: any number of
-    threads computes the same chunks.
+    A batch is split where its work, rows times the network's parameters, reaches
+    ``MIN_FORWARD_WORK`` on a machine of several cores. Unsplit, its chunks have
+    :func:`largest_chunk` rows; split, the batch is cut evenly into a multiple of ``cores`` chunks
+    of at most that many rows, so that every core has as many rows to do. The chunks decide which
+    rows each GEMM computes together, hence the outputs' last bits, so they depend on the batch,
+    the network and the machine, never on the thread count: any number of threads computes the
+    same chunks.
+
+    Parameters
+    ----------
+    rows : int
+        The batch's rows.
+    dims : sequence of int
+        Layer widths, the input first.
+    cores : int
+        The machine's cores (:func:`fastbp.kernels.cpu.threads.machine_cores`).
+
+    Returns
+    -------
+    chunk : int
+        Rows per chunk (the last may have fewer).
+    split : bool
+        Whether the chunks are shared out among threads.
     """
     largest = largest_chunk(dims)
     parameters = sum((int(a) + 1) * int(b) for a, b in zip(dims[:-1], dims[1:]))
@@ -149,23 +181,26 @@ class Forward:
         self.table = cpu_tables.table("activation_forward", theta.dtype, set(activations.tolist()))
         self.widest = max(int(d) for d in dims[1:])
         self.largest = largest_chunk(dims)
-        self.hold = blas_hold.hold()
+        self.hold = blas_hold_state()
+        self.compiled_hold = blas_hold.available()
         self._space = threading.local()
         self._plans = {}  # rows -> plan(rows, ...): the same batch sizes come back call after call
 
     def space(self):
-        """This thread's buffers for the layers' outputs and pre-activations."""
-        space = getattr(self._space, "array", None)
-        if space is None:
-            space = self._space.array = np.empty((3, self.largest * self.widest), self.theta.dtype)
-        return space
+        """This thread's buffers for the layers' outputs and pre-activations, and the counter of
+        claimed chunks for the calls it makes."""
+        arrays = getattr(self._space, "arrays", None)
+        if arrays is None:
+            arrays = self._space.arrays = (
+                np.empty((3, self.largest * self.widest), self.theta.dtype), np.zeros(1, np.int64))
+        return arrays
 
     def rows(self, X, out, claims, chunk):
         """The chunks of ``chunk`` rows of ``out`` from ``X`` that the calling thread claims first
         (``claims``: the counter of claimed chunks, shared by the threads of one call), with BLAS
         held to one thread."""
-        _forward_rows(self.theta, self.dims, self.table, self.activations, X, out, self.space(),
-                      (claims, chunk), self.hold)
+        _forward_rows(self.theta, self.dims, self.table, self.activations, X, out,
+                      self.space()[0], (claims, chunk), self.hold)
 
     def plan(self, rows):
         """:func:`plan` for this network on this machine, kept per batch size."""
@@ -188,11 +223,12 @@ class Forward:
         calling thread.
         """
         chunk, split = self.plan(X.shape[0])
-        claims = np.zeros(1, np.int64)
-        if blas_hold.available():
+        space, claims = self.space()
+        claims[0] = 0
+        if self.compiled_hold:
             if not split:  # the latency path: nothing but the compiled call
-                _forward_rows(self.theta, self.dims, self.table, self.activations, X, out,
-                              self.space(), (claims, chunk), self.hold)
+                _forward_rows(self.theta, self.dims, self.table, self.activations, X, out, space,
+                              (claims, chunk), self.hold)
                 return
             session = nullcontext(thread_count())
         else:  # a BLAS the compiled hold does not cover: threadpoolctl's limit

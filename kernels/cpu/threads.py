@@ -136,6 +136,12 @@ def blas_controllers():
     return _state["blas"]
 
 
+def blas_hold_state():
+    """The process's compiled BLAS hold (:func:`fastbp.kernels.cpu.blas_hold.hold`), made on first
+    use for the libraries of :func:`blas_controllers`."""
+    return blas_hold.hold(blas_controllers())
+
+
 @contextmanager
 def training_session():
     """Context for one epoch, a whole training run or a forward pass: yields how many threads it
@@ -183,7 +189,7 @@ def _blas_on_one_thread(blas):
     loaded, by threadpoolctl's limit, counted here. The limits are process-wide: two sessions each
     setting and restoring their own would let the one that ends last restore the one thread the
     other had set, for good."""
-    state = blas_hold.hold()
+    state = blas_hold_state()
     if blas_hold.available():
         blas_hold.take(state)
         try:
@@ -257,7 +263,7 @@ def thread_count():
     if threads < 2 or getattr(_held, "threads", 0):
         return threads  # inside an epoch on this thread, BLAS's limit is fastbp's own
     blas = blas_controllers()
-    state = blas_hold.hold()
+    state = blas_hold_state()
     if blas_hold.available():  # the limit set before fastbp's hold, if one is taken
         limit = blas_hold.user_limit(state)
         return max(1, min(threads, limit)) if limit > 0 else threads
