@@ -1,6 +1,10 @@
-"""The CPU backend's forward pass (kernels/cpu/forward.py): large batches split across threads give
-bitwise the output of one thread, and the thread policy follows the limits set on BLAS."""
+"""The CPU backend's forward pass (kernels/cpu/forward.py): a batch is split across threads by its
+work, in chunks that depend on the batch, the network and the machine only, so that any thread
+count gives bitwise the same output; BLAS is held to one thread for every call and given back
+after (kernels/cpu/blas_hold.py); the thread policy follows the limits set on BLAS, not fastbp's
+own hold."""
 
+import os
 import threading
 
 import numba
@@ -9,12 +13,14 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastbp
-from fastbp.kernels.cpu import forward as cpu_forward, threads as cpu_threads
+from fastbp.kernels.cpu import blas_hold, forward as cpu_forward, threads as cpu_threads
 
 from helpers import DTYPES, assert_close, kernel_rtol
 
-#: Enough rows for three blocks of whole chunks, and a last chunk that is not whole.
-ROWS = 3 * cpu_forward.MIN_BLOCK_ROWS + 37
+DIMS = (20, 48, 24, 5)
+PARAMETERS = 21 * 48 + 49 * 24 + 25 * 5  # 2,309
+#: Enough rows for the work to be split, and a last chunk that is not whole.
+ROWS = cpu_forward.MIN_FORWARD_WORK // PARAMETERS + 337
 
 
 def _model(dtype, backend="cpu", hidden="relu"):
@@ -31,21 +37,61 @@ def _reference(model):
     return reference
 
 
-def _chunk_by_chunk(model, X):
+def _chunk_by_chunk(model, X, step):
     """The layer-by-layer pass (Sequential._forward, one compiled call per layer) on each chunk of
-    ``CHUNK_ROWS`` rows, with single-threaded BLAS: what every thread count must reproduce."""
-    params, step = model._device_parameters(), cpu_forward.CHUNK_ROWS
+    ``step`` rows, with single-threaded BLAS: what every thread count must reproduce."""
+    params = model._device_parameters()
     with threadpool_limits(limits=1, user_api="blas"):
         # copies: the buffers are reused by the next call
         return np.concatenate([model._forward(X[i:i + step], params).outs[-1].copy()
                                for i in range(0, len(X), step)])
 
 
+def _blas_threads():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_a_batch_is_split_by_its_work_not_its_rows():
+    threshold = cpu_forward.MIN_FORWARD_WORK
+    digits = (64, 128, 10)  # 9,610 parameters
+    wide = (784, 1024, 256, 10)  # 1,068,810 parameters
+    assert cpu_forward.plan(200, digits, 2) == (256, False)
+    assert cpu_forward.plan(1000, digits, 2) == (256, False)
+    assert cpu_forward.plan(2000, digits, 2) == (250, True)  # 8 chunks: 4 per core
+    assert cpu_forward.plan(256, wide, 2) == (128, True)
+    assert cpu_forward.plan(1000, wide, 2) == (250, True)
+    assert cpu_forward.plan(20_000, wide, 2) == (250, True)  # 80 chunks
+    assert cpu_forward.plan(20_000, wide, 1) == (256, False)  # one core: never split
+    rows = -(-threshold // 1_068_810)  # the fewest rows whose work reaches the bound
+    assert cpu_forward.plan(rows - 1, wide, 2)[1] is False
+    assert cpu_forward.plan(rows, wide, 2)[1] is True
+    for dims in (digits, wide, DIMS, (10, 4096, 10)):
+        largest = cpu_forward.largest_chunk(dims)
+        for cores in (2, 3, 8):
+            for n in (1, 7, 255, 256, 257, 1000, 4097, 20_000):
+                chunk, split = cpu_forward.plan(n, dims, cores)
+                assert 1 <= chunk <= largest
+                if split:  # at least a chunk per core, cut evenly: less than a row short each
+                    pieces = -(-n // chunk)
+                    assert pieces >= min(cores, n) and pieces * chunk - n < pieces
+
+
+def test_chunks_follow_the_widest_layer():
+    assert cpu_forward.largest_chunk((20, 48, 5)) == 256
+    assert cpu_forward.largest_chunk((784, 1024, 256, 10)) == 256
+    assert cpu_forward.largest_chunk((10, 2048, 10)) == 128
+    assert cpu_forward.largest_chunk((10, 8192, 10)) == cpu_forward.MIN_CHUNK_ROWS == 64
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_split_forward_is_bitwise_that_of_one_thread(dtype, monkeypatch):
+@pytest.mark.parametrize("cores", [2, 3])
+def test_split_forward_is_bitwise_that_of_one_thread(dtype, cores, monkeypatch):
+    monkeypatch.setattr(cpu_forward, "machine_cores", lambda: cores)
     model = _model(dtype)
     X = np.random.default_rng(0).standard_normal((ROWS, 20)).astype(dtype)
-    expected = _chunk_by_chunk(model, X)
+    chunk, split = cpu_forward.plan(ROWS, np.array(DIMS), cores)
+    assert split and ROWS % chunk
+    expected = _chunk_by_chunk(model, X, chunk)
     submitted = []
     real_pool = cpu_forward.pool
 
@@ -54,12 +100,12 @@ def test_split_forward_is_bitwise_that_of_one_thread(dtype, monkeypatch):
         return real_pool(workers)
 
     monkeypatch.setattr(cpu_forward, "pool", counting_pool)
-    for threads in (1, 2, 3):
-        monkeypatch.setattr(cpu_threads, "thread_count", lambda threads=threads: threads)
+    for threads in (1, 2, 3, 5):
+        monkeypatch.setattr(cpu_forward, "thread_count", lambda threads=threads: threads)
         out = model.forward(X)
         assert out.dtype == dtype and out.shape == (ROWS, 5)
         np.testing.assert_array_equal(out, expected, err_msg=f"{threads} threads")
-    assert submitted == [1, 2]  # the 2- and 3-thread passes handed blocks to the pool
+    assert submitted == [1, 2, 4]  # the 2-, 3- and 5-thread passes handed chunks to the pool
     assert_close(model.forward(X), _reference(model).forward(X), kernel_rtol(dtype))
 
 
@@ -70,33 +116,119 @@ def test_split_forward_is_bitwise_that_of_one_thread(dtype, monkeypatch):
 def test_small_batches_match_the_layer_by_layer_pass(dtype, rows):
     model = _model(dtype, hidden="tanh")
     X = np.random.default_rng(rows).standard_normal((rows, 20)).astype(dtype)
+    assert cpu_forward.plan(rows, np.array(DIMS), 2) == (cpu_forward.CHUNK_ROWS, False)
     out = model.forward(X)
     if rows >= cpu_forward.GEMV_ROWS:  # the same GEMMs on the same rows
-        np.testing.assert_array_equal(out, _chunk_by_chunk(model, X))
+        np.testing.assert_array_equal(out, _chunk_by_chunk(model, X, cpu_forward.CHUNK_ROWS))
     # rows by BLAS's matrix-vector product: the same sums, in BLAS's order for it
     assert_close(out, _reference(model).forward(X), kernel_rtol(dtype))
     assert_close(out[:1], model.forward(X[:1]), kernel_rtol(dtype))
 
 
 def test_an_error_in_a_pool_thread_reaches_the_caller(monkeypatch):
+    monkeypatch.setattr(cpu_forward, "machine_cores", lambda: 2)
+    monkeypatch.setattr(cpu_forward, "thread_count", lambda: 2)
     model = _model(np.float64)
     X = np.zeros((ROWS, 20))
-    monkeypatch.setattr(cpu_threads, "thread_count", lambda: 2)
     inference = model._inference()
     real_rows = type(inference).rows
 
-    def failing_rows(self, X, out, claims):
+    def failing_rows(self, X, out, claims, chunk):
         if threading.current_thread() is not threading.main_thread():
-            raise RuntimeError("block failed")
-        real_rows(self, X, out, claims)
+            raise RuntimeError("chunk failed")
+        real_rows(self, X, out, claims, chunk)
 
     monkeypatch.setattr(type(inference), "rows", failing_rows)
-    with pytest.raises(RuntimeError, match="block failed"):
+    with pytest.raises(RuntimeError, match="chunk failed"):
         model.forward(X)
+    assert cpu_threads.blas_hold_state()[blas_hold.HOLDERS] == 0  # every thread gave the hold back
 
 
-def _blas_threads():
-    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+needs_threaded_blas = pytest.mark.skipif(
+    max(_blas_threads() or [1]) < 2 and numba.config.NUMBA_NUM_THREADS < 2,
+    reason="BLAS runs on a single thread on this machine: there is no limit to hold or lower")
+
+
+@needs_threaded_blas
+def test_the_hold_sets_blas_to_one_thread_until_its_last_holder_leaves():
+    _model(np.float64).forward(np.zeros((1, 20)))  # makes the hold from the BLAS loaded
+    state = cpu_threads.blas_hold_state()
+    assert blas_hold.available()
+    before = _blas_threads()
+    assert max(before) > 1
+    blas_hold.take(state)
+    blas_hold.take(state)  # a second holder: another thread's prediction or epoch
+    assert _blas_threads() == [1] * len(before)
+    blas_hold.give_back(state)
+    assert _blas_threads() == [1] * len(before)
+    assert cpu_threads.thread_count() == numba.config.NUMBA_NUM_THREADS  # fastbp's own hold
+    blas_hold.give_back(state)
+    assert _blas_threads() == before
+    with threadpool_limits(limits=1, user_api="blas"):  # the user's limit, then fastbp's hold
+        blas_hold.take(state)
+        blas_hold.give_back(state)
+        assert _blas_threads() == [1] * len(before)
+    assert _blas_threads() == before
+
+
+@needs_threaded_blas
+@pytest.mark.parametrize("rows", [1, ROWS])
+def test_a_prediction_gives_blas_back_as_it_found_it(rows, monkeypatch):
+    monkeypatch.setattr(cpu_forward, "machine_cores", lambda: 2)
+    model = _model(np.float32)
+    X = np.ones((rows, 20), np.float32)
+    before = _blas_threads()
+    model.forward(X)
+    assert _blas_threads() == before
+    with threadpool_limits(limits=1, user_api="blas"):
+        model.forward(X)
+        assert _blas_threads() == [1] * len(before)
+    assert _blas_threads() == before
+
+
+@needs_threaded_blas
+def test_predictions_in_several_threads_at_once_hold_blas_together(monkeypatch):
+    monkeypatch.setattr(cpu_forward, "machine_cores", lambda: 2)
+    model = _model(np.float64)
+    batches = [np.random.default_rng(i).standard_normal((n, 20)) for i, n in
+               enumerate((1, 9, 300, ROWS))]
+    expected = [model.forward(X) for X in batches]
+    before = _blas_threads()
+    failures = []
+
+    def stream(offset):
+        for i in range(40):
+            k = (i + offset) % len(batches)
+            if not np.array_equal(model.forward(batches[k]), expected[k]):
+                failures.append(k)
+
+    threads = [threading.Thread(target=stream, args=(offset,)) for offset in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert cpu_threads.blas_hold_state()[blas_hold.HOLDERS] == 0
+    assert _blas_threads() == before
+
+
+@needs_threaded_blas
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
+def test_a_child_forked_during_a_hold_gets_blas_back():
+    _model(np.float64).forward(np.zeros((1, 20)))
+    state = cpu_threads.blas_hold_state()
+    before = _blas_threads()
+    blas_hold.take(state)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: its threads count from the parent's saved counts
+            code = 0 if (_blas_threads() == before and state[blas_hold.HOLDERS] == 0) else 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        blas_hold.give_back(state)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert _blas_threads() == before
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2,

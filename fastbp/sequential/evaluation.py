@@ -13,9 +13,10 @@ class Evaluation:
     def forward(self, X):
         """The network's output.
 
-        On the CPU backend a batch of more than 256 rows runs with BLAS on one thread, split across
-        :func:`numba.get_num_threads` threads in blocks of whole 256-row chunks, so its output is
-        the same, bit for bit, whatever the thread count. A row's output can differ in the last
+        On the CPU backend a batch runs with BLAS on one thread, and one with work enough (rows
+        times parameters) is split across :func:`numba.get_num_threads` threads in chunks cut by
+        the batch, the network and the machine alone, so its output is the same, bit for bit,
+        whatever the thread count. A row's output can differ in the last
         bits with the batch it is in (BLAS computes a one-row product another way than a larger
         one), as with NumPy.
 

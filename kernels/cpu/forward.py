@@ -1,58 +1,133 @@
-"""Inference on the CPU: the whole network's forward pass in one compiled call, large batches split
-across the cores.
+"""Inference on the CPU: the whole network's forward pass in one compiled call, batches with work
+enough split across the cores.
 
 ``Forward`` is what :meth:`fastbp.Sequential.forward` runs on this backend (``cpu.Inference``). One
 compiled call runs every layer: one Python-to-compiled transition per prediction rather than one per
-layer, which on a single row cost more than the arithmetic. Rows go through the network
-``CHUNK_ROWS`` at a time, so each layer's output is still in cache when the next layer reads it.
+layer, which on a single row cost more than the arithmetic. Rows go through the network a chunk at
+a time, so each layer's output is still in cache when the next layer reads it.
 
 A GEMM's result for a row depends on how many rows it is computed with, and with how many threads
 BLAS cuts it: OpenBLAS picks its kernels and blocking by the shape (rows differ in the last bit
-between one GEMM and 256-row pieces of it, and between BLAS on one thread and on two). So a batch
-of more than one chunk runs with BLAS held to one thread, and every chunk starts at the same row
-and is computed whole by one thread, whichever thread and however many there are: the output is
-the same, bit for bit, on any number of threads (``tests/test_forward_threads.py``). The threads
-claim chunks one at a time from a shared counter rather than each taking a fixed block: where
-other processes slow the cores down unevenly, a thread with a fixed share of the batch leaves the
-others idle for part of the call.
+between one GEMM and 256-row pieces of it, and between BLAS on one thread and on two). So every
+call runs with BLAS held to one thread (the compiled code takes the hold itself,
+:mod:`fastbp.kernels.cpu.blas_hold`, at no measurable cost), the chunks depend on the batch, the
+network and the machine alone (:func:`plan`), and every chunk is computed whole by one thread,
+whichever thread and however many there are: the output is the same, bit for bit, on any number of
+threads (``tests/test_forward_threads.py``). The threads claim chunks one at a time from a shared
+counter rather than each taking a fixed block: where other processes slow the cores down unevenly,
+a thread with a fixed share of the batch leaves the others idle for part of the call.
+
+Whether a batch is split depends on its work, rows times parameters (:func:`plan`), as an epoch's
+split does (:func:`fastbp.kernels.cpu.threads.split`): 256 rows through a million parameters are
+worth two cores, 1,000 rows through ten thousand are not.
 
 Why chunks on the epoch's pool (:mod:`fastbp.kernels.cpu.threads`) rather than BLAS's own threads:
 the batch prediction of ``benchmarks/test_prediction.py`` (20,000 rows through 100-256-128-10,
 against the FLOPs at the rate of a 2048-square matmul) runs near that rate split into chunks on
 these threads, but markedly slower as one call on OpenBLAS's threads, and OpenBLAS's threads on
-smaller pieces can stall outright while another process shares the cores.
+smaller pieces can stall outright while another process shares the cores; so can a one-row
+``gemv`` split over OpenBLAS's threads beside a busy process (``benchmarks/test_model_files.py``).
 """
 
 import threading
+from contextlib import nullcontext
 
 import numpy as np
 
+from . import blas_hold
 from . import tables as cpu_tables
 from .blas import affine, affine_row
+from .blas_hold import hold_blas, release_blas
 from .epoch import jit
 from .sync import atomic_add
 from .tables import call_3
-from .threads import training_session, pool
+from .threads import blas_hold_state, machine_cores, pool, thread_count, training_session
 
-#: Rows that go through every layer together: 256 rows of the widest layer of the benchmark's
-#: 100-256-128-10 network (256 KB in float32, double-buffered) stay in a core's L2 cache.
+#: Most rows that go through every layer together: 256 rows of a layer up to 1,024 wide (1 MB in
+#: float32) keep each layer's output near the core while the next layer reads it. Wider layers take
+#: fewer rows (``CHUNK_ELEMENTS``), down to ``MIN_CHUNK_ROWS``, below which a GEMM's fixed cost
+#: (packing the weights, once per call) stops being small beside its arithmetic: single-threaded,
+#: 4,096 rows through 784-1024-256-10 took about the same time in chunks of 128 to 1,024 rows, and
+#: a sixth longer in chunks of 64 (``benchmarks/test_model_files.py``'s network).
 CHUNK_ROWS = 256
+CHUNK_ELEMENTS = 256 * 1024
+MIN_CHUNK_ROWS = 64
 
 #: Chunks of fewer rows are multiplied one row at a time (BLAS's gemv): gemm's fixed cost (packing
 #: the weights) outweighs a few rows' arithmetic, gemv's grows by the row, and they cross near here
 #: (the one-row predictions of benchmarks/test_prediction.py and benchmarks/test_model_files.py).
 GEMV_ROWS = 8
 
-#: Fewest rows per thread worth waking a pool thread for (fewer finish before it wakes).
-MIN_BLOCK_ROWS = 2 * CHUNK_ROWS
+#: Least work, in rows times parameters, worth splitting a prediction across threads: about half a
+#: millisecond of float32 arithmetic on one core, where waking a pool thread and waiting for it
+#: (tens of microseconds) is small beside what the second core saves, and where a core taken by
+#: another process costs a split batch little (the batches of benchmarks/test_model_files.py and
+#: benchmarks/test_prediction.py were 10-20% slower split than on one thread with both cores busy).
+#: An epoch's bound, ``MIN_THREADED_WORK``, is a quarter of this: its batches' work is three times a
+#: prediction's, and it meets its threads at every batch anyway.
+MIN_FORWARD_WORK = 16_000_000
+
+
+def largest_chunk(dims):
+    """Most rows per chunk for a network: ``CHUNK_ROWS``, fewer where its widest layer's chunk
+    would pass ``CHUNK_ELEMENTS``, never fewer than ``MIN_CHUNK_ROWS``.
+
+    Parameters
+    ----------
+    dims : sequence of int
+        Layer widths, the input first.
+
+    Returns
+    -------
+    int
+    """
+    widest = max(int(d) for d in dims[1:])
+    return max(MIN_CHUNK_ROWS, min(CHUNK_ROWS, CHUNK_ELEMENTS // widest))
+
+
+def plan(rows, dims, cores):
+    """How a batch goes through the network: in chunks of how many rows, and whether split across
+    threads.
+
+    A batch is split where its work, rows times the network's parameters, reaches
+    ``MIN_FORWARD_WORK`` on a machine of several cores. Unsplit, its chunks have
+    :func:`largest_chunk` rows; split, the batch is cut evenly into a multiple of ``cores`` chunks
+    of at most that many rows, so that every core has as many rows to do. The chunks decide which
+    rows each GEMM computes together, hence the outputs' last bits, so they depend on the batch,
+    the network and the machine, never on the thread count: any number of threads computes the
+    same chunks.
+
+    Parameters
+    ----------
+    rows : int
+        The batch's rows.
+    dims : sequence of int
+        Layer widths, the input first.
+    cores : int
+        The machine's cores (:func:`fastbp.kernels.cpu.threads.machine_cores`).
+
+    Returns
+    -------
+    chunk : int
+        Rows per chunk (the last may have fewer).
+    split : bool
+        Whether the chunks are shared out among threads.
+    """
+    largest = largest_chunk(dims)
+    parameters = sum((int(a) + 1) * int(b) for a, b in zip(dims[:-1], dims[1:]))
+    if cores < 2 or rows * parameters < MIN_FORWARD_WORK:
+        return largest, False
+    pieces = cores * -(-rows // (cores * largest))
+    return -(-rows // pieces), True
 
 
 @jit
-def _forward_rows(theta, dims, table, activations, X, out, space, work):
+def _forward_rows(theta, dims, table, activations, X, out, space, work, hold):
     # out (n, dims[-1]) <- the network on X (n, dims[0]), work = (claims, chunk): chunk rows at a
     # time, each chunk computed by the thread that claims it first through the shared counter
     # claims[0]; in space (3, chunk * widest): the hidden layers' outputs alternately in its rows 0
-    # and 1, each layer's pre-activation in row 2
+    # and 1, each layer's pre-activation in row 2; BLAS held to one thread meanwhile (hold)
+    hold_blas(hold)
     scalars = np.empty(2, theta.dtype)  # BLAS's alpha = 1, beta = 0
     scalars[0], scalars[1] = 1, 0
     claims, chunk = work
@@ -61,7 +136,7 @@ def _forward_rows(theta, dims, table, activations, X, out, space, work):
     while True:
         start = atomic_add(claims, 0, 1) * chunk
         if start >= n:
-            return
+            break
         stop = min(start + chunk, n)
         rows = stop - start
         x = X[start:stop]
@@ -86,6 +161,7 @@ def _forward_rows(theta, dims, table, activations, X, out, space, work):
             # loop to its scalar version, 2x slower than reading pre and writing y
             call_3(table[activations[i]], y, pre, pre)
             x = y
+    release_blas(hold)
 
 
 class Forward:
@@ -104,42 +180,66 @@ class Forward:
         self.theta, self.dims, self.activations = theta, dims, activations
         self.table = cpu_tables.table("activation_forward", theta.dtype, set(activations.tolist()))
         self.widest = max(int(d) for d in dims[1:])
+        self.largest = largest_chunk(dims)
+        self.hold = blas_hold_state()
+        self.compiled_hold = blas_hold.available()
         self._space = threading.local()
+        self._plans = {}  # rows -> plan(rows, ...): the same batch sizes come back call after call
 
     def space(self):
-        """This thread's buffers for the layers' outputs and pre-activations."""
-        space = getattr(self._space, "array", None)
-        if space is None:
-            space = self._space.array = np.empty((3, CHUNK_ROWS * self.widest), self.theta.dtype)
-        return space
+        """This thread's buffers for the layers' outputs and pre-activations, and the counter of
+        claimed chunks for the calls it makes."""
+        arrays = getattr(self._space, "arrays", None)
+        if arrays is None:
+            arrays = self._space.arrays = (
+                np.empty((3, self.largest * self.widest), self.theta.dtype), np.zeros(1, np.int64))
+        return arrays
 
-    def rows(self, X, out, claims):
-        """The chunks of ``out`` from ``X`` that the calling thread claims first (``claims``: the
-        counter of claimed chunks, shared by the threads of one call), BLAS as it is set."""
-        _forward_rows(self.theta, self.dims, self.table, self.activations, X, out, self.space(),
-                      (claims, CHUNK_ROWS))
+    def rows(self, X, out, claims, chunk):
+        """The chunks of ``chunk`` rows of ``out`` from ``X`` that the calling thread claims first
+        (``claims``: the counter of claimed chunks, shared by the threads of one call), with BLAS
+        held to one thread."""
+        _forward_rows(self.theta, self.dims, self.table, self.activations, X, out,
+                      self.space()[0], (claims, chunk), self.hold)
+
+    def plan(self, rows):
+        """:func:`plan` for this network on this machine, kept per batch size."""
+        found = self._plans.get(rows)
+        if found is None:
+            if len(self._plans) > 64:
+                self._plans.clear()
+            found = self._plans[rows] = plan(rows, self.dims, machine_cores())
+        return found
 
     def __call__(self, X, out):
         """``out`` (n, dims[-1]) <- the network on ``X`` (n, dims[0]), both C-contiguous of the
         parameters' dtype.
 
-        One chunk of rows runs on the calling thread with BLAS as it is set (holding BLAS would
-        cost more than a one-row prediction). More rows run with BLAS held to one thread, so
-        that the output does not depend on how many threads BLAS or fastbp uses, on one thread per
-        ``MIN_BLOCK_ROWS`` rows at most. The threads take chunks one at a time as they finish the
-        last, so a thread slowed by another process on its core leaves its share to the others.
+        BLAS runs on one thread (the compiled pass holds it so itself, :mod:`.blas_hold`), so that
+        the output does not depend on how many threads BLAS or fastbp uses. A batch with work
+        enough (:func:`plan`) is split across :func:`~fastbp.kernels.cpu.threads.thread_count`
+        threads, which take its chunks one at a time as they finish the last, so a thread slowed by
+        another process on its core leaves its share to the others; a smaller one runs on the
+        calling thread.
         """
-        n = X.shape[0]
-        claims = np.zeros(1, np.int64)
-        if n <= CHUNK_ROWS:
-            self.rows(X, out, claims)
-            return
-        with training_session() as threads:
-            helpers = max(1, min(threads, n // MIN_BLOCK_ROWS)) - 1
-            workers = pool(helpers) if helpers else []
-            tasks = [worker.submit(self.rows, X, out, claims) for worker in workers]
+        chunk, split = self.plan(X.shape[0])
+        space, claims = self.space()
+        claims[0] = 0
+        if self.compiled_hold:
+            if not split:  # the latency path: nothing but the compiled call
+                _forward_rows(self.theta, self.dims, self.table, self.activations, X, out, space,
+                              (claims, chunk), self.hold)
+                return
+            session = nullcontext(thread_count())
+        else:  # a BLAS the compiled hold does not cover: threadpoolctl's limit
+            session = training_session()
+        with session as threads:
+            helpers = min(threads, -(-X.shape[0] // chunk)) - 1 if split else 0
+            tasks = [worker.submit(self.rows, X, out, claims, chunk)
+                     for worker in (pool(helpers)[:helpers] if helpers > 0 else [])]
             try:
-                self.rows(X, out, claims)
+                self.rows(X, out, claims, chunk)
             finally:
                 for task in tasks:
                     task.result()  # re-raises a helper's error; none writes to out after return
+

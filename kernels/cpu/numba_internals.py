@@ -12,7 +12,10 @@ The CPU backend's speed and its short cold start rest on these (the modules that
   :data:`xxgemv`;
 * LLVM atomics and a spin-wait hint emitted through ``numba.core.cgutils`` and llvmlite, and
   ``sched_yield`` linked as an external function: :func:`atomic_add`, :func:`atomic_load`,
-  :func:`compare_exchange`, :func:`spin_hint`, :data:`sched_yield`.
+  :func:`compare_exchange`, :func:`spin_hint`, :data:`sched_yield`;
+* calls to a C function at an address (a BLAS's ``get_num_threads``/``set_num_threads``, for the
+  compiled BLAS hold of :mod:`fastbp.kernels.cpu.blas_hold`): :func:`call_int_getter`,
+  :func:`call_int_setter`.
 
 :func:`probe` checks each on a tiny compiled function. :mod:`fastbp.kernels.cpu.numba_path`
 imports this module only where Numba is of a tested version and ``FASTBP_NUMBA_PUBLIC_ONLY`` is
@@ -214,6 +217,26 @@ def compare_exchange(typingctx, array, index, expected, value):
         pair = builder.cmpxchg(pointer, args[2], args[3], "seq_cst", "seq_cst")
         return builder.extract_value(pair, 1)
     return types.boolean(array, index, types.int64, types.int64), codegen
+
+
+@intrinsic
+def call_int_getter(typingctx, address):
+    """``int f(void)`` at ``address``, called (a BLAS's ``get_num_threads``); returns an int64."""
+    def codegen(context, builder, sig, args):
+        function = builder.inttoptr(args[0], ir.FunctionType(ir.IntType(32), []).as_pointer())
+        return builder.sext(builder.call(function, []), ir.IntType(64))
+    return types.int64(types.int64), codegen
+
+
+@intrinsic
+def call_int_setter(typingctx, address, value):
+    """``void f(int)`` at ``address``, called with ``value`` (a BLAS's ``set_num_threads``)."""
+    def codegen(context, builder, sig, args):
+        function_type = ir.FunctionType(ir.VoidType(), [ir.IntType(32)])
+        function = builder.inttoptr(args[0], function_type.as_pointer())
+        builder.call(function, [builder.trunc(args[1], ir.IntType(32))])
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64), codegen
 
 
 # ---- probes -------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 
 import numba
 
+from . import blas_hold
+
 #: Fewest rows worth a thread of their own, and fewest parameters worth splitting the optimizer
 #: update across threads: set when the epoch ran on Numba's parallel regions, where a second shard
 #: paid from 16 rows and splitting the update paid for thousands of parameters, not for hundreds.
@@ -124,13 +126,20 @@ def pool(workers):
         return list(_state["pool"])
 
 
-def _blas():
-    """threadpoolctl's handle on the BLAS libraries loaded, SciPy's (Numba's) among them."""
+def blas_controllers():
+    """threadpoolctl's handle on the BLAS libraries loaded, SciPy's (Numba's) among them (a
+    ``ThreadpoolController`` selection, made on first use)."""
     if _state["blas"] is None:
         from . import blas  # noqa: F401  (loads the BLAS Numba calls, if not yet)
         from threadpoolctl import ThreadpoolController
         _state["blas"] = ThreadpoolController().select(user_api="blas")
     return _state["blas"]
+
+
+def blas_hold_state():
+    """The process's compiled BLAS hold (:func:`fastbp.kernels.cpu.blas_hold.hold`), made on first
+    use for the libraries of :func:`blas_controllers`."""
+    return blas_hold.hold(blas_controllers())
 
 
 @contextmanager
@@ -155,7 +164,7 @@ def training_session():
         yield granted
         return
     threads = thread_count()
-    blas = _blas()
+    blas = blas_controllers()
     if not blas.lib_controllers:
         yield 1  # a BLAS threadpoolctl cannot limit
         return
@@ -175,10 +184,20 @@ _blas_hold_lock = threading.Lock()
 
 @contextmanager
 def _blas_on_one_thread(blas):
-    """BLAS held to one thread while any training session of the process is open. threadpoolctl's
-    limits are process-wide: two sessions each setting and restoring their own would let the one
-    that ends last restore the one thread the other had set, for good. The session that sets the
-    limit and the one that restores it may run on different threads."""
+    """BLAS held to one thread while any training session or compiled forward pass of the process
+    runs: by the compiled hold they share (:mod:`.blas_hold`), or where it does not cover the BLAS
+    loaded, by threadpoolctl's limit, counted here. The limits are process-wide: two sessions each
+    setting and restoring their own would let the one that ends last restore the one thread the
+    other had set, for good. The session that sets the limit and the one that restores it may run
+    on different threads."""
+    state = blas_hold_state()
+    if blas_hold.available():
+        blas_hold.take(state)
+        try:
+            yield
+        finally:
+            blas_hold.give_back(state)
+        return
     with _blas_hold_lock:
         if _blas_hold["sessions"] == 0:
             _take_blas_control(blas)
@@ -240,8 +259,10 @@ def thread_count():
     ``numba.get_num_threads()``, the knob users set with ``numba.set_num_threads`` or
     ``NUMBA_NUM_THREADS`` (which joblib's workers set to their share of the cores), or fewer where
     BLAS is limited to fewer (``threadpoolctl.threadpool_limits``, ``OPENBLAS_NUM_THREADS``): a
-    limit meant for a process's compute threads applies to fastbp's. BLAS held to one thread by a
-    fastbp epoch running on another thread counts as such a limit.
+    limit meant for a process's compute threads applies to fastbp's. BLAS held to one thread by
+    fastbp itself (an epoch or a prediction on another thread, :mod:`.blas_hold`) is not such a
+    limit: the count it saved is read instead (where threadpoolctl's limit stands in for that
+    hold, it still counts).
 
     Reading Numba's count starts Numba's own thread pool (the epoch does not use it), so until
     something has started that pool, the number it would report is read from Numba's
@@ -256,7 +277,12 @@ def thread_count():
         threads = numba.config.NUMBA_NUM_THREADS
     if threads < 2 or getattr(_held, "threads", 0):
         return threads  # inside an epoch on this thread, BLAS's limit is fastbp's own
-    return max(1, min([threads, *(blas.num_threads for blas in _blas().lib_controllers)]))
+    blas = blas_controllers()
+    state = blas_hold_state()
+    if blas_hold.available():  # the limit set before fastbp's hold, if one is taken
+        limit = blas_hold.user_limit(state)
+        return max(1, min(threads, limit)) if limit > 0 else threads
+    return max(1, min([threads, *(library.num_threads for library in blas.lib_controllers)]))
 
 
 def _numba_threads_started():
