@@ -60,8 +60,8 @@ class RunSizes:
 
     def next(self, epochs_left, before_stop=math.inf):
         """Epochs of the next run: 1 until an epoch has been timed; then as many as take
-        :data:`RUN_SECONDS`, but no more than ``SPECULATION`` of them beyond the epochs
-        ``before_stop`` that the stopping rule certainly lets run."""
+        :data:`RUN_SECONDS`, cut to the ``before_stop`` epochs that the stopping rule certainly
+        lets run, or to :data:`SPECULATION` of them if that is more (and to ``epochs_left``)."""
         if self.epoch_seconds is None:
             return 1
         wanted = int(RUN_SECONDS / max(self.epoch_seconds, 1e-9))

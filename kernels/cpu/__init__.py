@@ -7,7 +7,8 @@ This module is the backend's face; the code lives in its kernel files:
   compiled per dtype when first used (:mod:`~fastbp.kernels.cpu.tables`);
 * :mod:`~fastbp.kernels.cpu.blas`: the GEMMs, BLAS called straight from compiled code;
 * :mod:`~fastbp.kernels.cpu.training`: penalties, dropout, the optimizer updates;
-* :mod:`~fastbp.kernels.cpu.epoch`: a whole epoch in compiled code, across threads;
+* :mod:`~fastbp.kernels.cpu.epoch`: whole epochs (one, or a run of them with their orders drawn by
+  :mod:`~fastbp.kernels.cpu.orders`) in one compiled, GIL-free call, across threads;
 * :mod:`~fastbp.kernels.cpu.forward`: inference, the whole network in one compiled call, across
   threads (``Inference``: a backend without it runs :func:`dense_forward` layer by layer).
 
