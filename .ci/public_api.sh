@@ -11,4 +11,5 @@ python -c "from fastbp.kernels.cpu.numba_path import PATH; assert not PATH.fast,
 python -m pytest -q -p no:cacheprovider \
     tests/test_kernels_cpu_vs_reference.py tests/test_training_kernels.py tests/test_no_upcast.py \
     tests/test_cpu_epoch.py tests/test_forward_threads.py tests/test_fit.py \
-    tests/test_estimators.py tests/test_disk_cache.py tests/test_numba_internals_audit.py
+    tests/test_estimators.py tests/test_disk_cache.py tests/test_numba_internals_audit.py \
+    tests/test_epoch_chunks.py

@@ -68,8 +68,12 @@ def test_the_cpu_orders_are_those_of_rng_permutation(bit_generator, n):
     for rng in (ours, numpys):  # a half-used 32-bit draw left buffered in the state, too
         rng.integers(0, 2**32, dtype=np.uint32)
     drawn = np.empty((3, n), np.int64)
-    for row in drawn:
-        cpu_orders.draw_order(row, cpu_orders.bit_generator(ours))
+    # what a run draws with: the generator's addresses for the compiled draw, or, on the
+    # public-API path, the orders drawn into the rows beforehand
+    generator = cpu_orders.orders_for(ours, drawn)
+    if generator != cpu_orders.NO_GENERATOR:
+        for row in drawn:
+            cpu_orders.draw_order(row, generator)
     expected = np.stack([numpys.permutation(n) for _ in range(3)])
     np.testing.assert_array_equal(drawn, expected)
     assert ours.integers(2**62) == numpys.integers(2**62)  # the generators are where they were

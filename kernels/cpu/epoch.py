@@ -44,7 +44,7 @@ from .sync import atomic_add, take, wait_for
 from .threads import training_session, pool, split
 from ..epoch_chunks import check_run
 from ..records import Batches, EpochRun, TrainingState
-from .orders import bit_generator, draw_order
+from .orders import draw_order, orders_for
 from .training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
 from ..disk_cache import check_once
 from .numba_path import WITHOUT_CFUNC_WRAPPER, WITHOUT_WRAPPERS, entry_point, is_compiled
@@ -100,7 +100,7 @@ class Run(NamedTuple):
     """The epochs of one call, as the compiled worker takes them (from the caller's
     :class:`~fastbp.kernels.records.EpochRun`)."""
     lrs: np.ndarray         # float64 (K,): each epoch's learning rate
-    generator: tuple        # kernels/cpu/orders.py's bit_generator: draws each epoch's order
+    generator: tuple        # kernels/cpu/orders.py's orders_for: draws each epoch's order
     #                         into data.order (K, n) first; NO_GENERATOR: the orders are given
     losses: np.ndarray      # float64 (K,), written: each epoch's mean loss
     steps: np.ndarray       # int64 (K + 1,), written: optimizer steps at the start (once rows
@@ -525,8 +525,8 @@ def split_epochs(n_shards, n_chunks, arguments, threads=None):
                     settings.batch_size),
             Update(settings.optimizer, optimizer_hyper(optimizer), settings.l2, settings.l1),
             TrainingState(*state), workspace, dropout,
-            Run(np.asarray(run.lrs, np.float64), bit_generator(run.rng), run.losses, run.steps,
-                run.parameters, run.moment_1, run.moment_2, int(steps_taken)))
+            Run(np.asarray(run.lrs, np.float64), orders_for(run.rng, batches.order), run.losses,
+                run.steps, run.parameters, run.moment_1, run.moment_2, int(steps_taken)))
     if entry is None:
         entry = _entry_point(args)
         _last_epoch.value = _last_epoch.value._replace(run=entry)

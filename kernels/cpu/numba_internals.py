@@ -15,7 +15,9 @@ The CPU backend's speed and its short cold start rest on these (the modules that
   :func:`compare_exchange`, :func:`spin_hint`, :data:`sched_yield`;
 * calls to a C function at an address (a BLAS's ``get_num_threads``/``set_num_threads``, for the
   compiled BLAS hold of :mod:`fastbp.kernels.cpu.blas_hold`): :func:`call_int_getter`,
-  :func:`call_int_setter`.
+  :func:`call_int_setter`; a bit generator's ``next_uint32``/``next_uint64`` (for the orders
+  drawn in compiled code, :mod:`fastbp.kernels.cpu.orders`): :func:`call_uint32_at`,
+  :func:`call_uint64_at`.
 
 :func:`probe` checks each on a tiny compiled function. :mod:`fastbp.kernels.cpu.numba_path`
 imports this module only where Numba is of a tested version and ``FASTBP_NUMBA_PUBLIC_ONLY`` is
@@ -237,6 +239,25 @@ def call_int_setter(typingctx, address, value):
         builder.call(function, [builder.trunc(args[1], ir.IntType(32))])
         return context.get_dummy_value()
     return types.void(types.int64, types.int64), codegen
+
+
+def _call_next(bits):
+    """An intrinsic calling a bit generator's ``uint<bits>_t next(void *state)`` at an address."""
+    @intrinsic
+    def call(typingctx, address, state):
+        def codegen(context, builder, signature, args):
+            pointer = ir.IntType(8).as_pointer()
+            function = ir.FunctionType(ir.IntType(bits), [pointer])
+            target = builder.inttoptr(args[0], function.as_pointer())
+            return builder.call(target, [builder.inttoptr(args[1], pointer)])
+        return getattr(types, f"uint{bits}")(types.int64, types.int64), codegen
+    return call
+
+
+#: ``next_uint32(state)`` at ``(address, state)``, as NumPy's ``BitGenerator.ctypes`` gives them.
+call_uint32_at = _call_next(32)
+#: ``next_uint64(state)`` at ``(address, state)``.
+call_uint64_at = _call_next(64)
 
 
 # ---- probes -------------------------------------------------------------------------------------

@@ -11,22 +11,49 @@ shuffle is NumPy's: Fisher-Yates from the last element down, each index drawn by
 bitwise against ``rng.permutation`` for several bit generators.
 
 Numba's own ``Generator.shuffle`` gives the same orders but costs seconds of cold JIT time (it is
-written for arrays of any rank); this loop costs a fraction of a second.
+written for arrays of any rank); this loop costs a fraction of a second. The calls through the
+bit generator's addresses are Numba internals (:mod:`.numba_internals`): on the public-API path
+(:mod:`.numba_path`) :func:`orders_for` draws the orders in Python instead, with the same
+``rng.permutation``, before the call.
 """
 
 import ctypes
 
 import numpy as np
-from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 
 from ..disk_cache import check_once
+from .numba_path import FAST
+
+if FAST:
+    from .numba_internals import call_uint32_at as _next_uint32, call_uint64_at as _next_uint64
 
 check_once()  # before anything here can be loaded from Numba's disk cache (kernels/disk_cache.py)
 
 #: ``bit_generator(None)``: no generator, the orders are given.
 NO_GENERATOR = (0, 0, 0)
+
+
+def orders_for(rng, orders):
+    """What the compiled run draws its orders with: :func:`bit_generator` of ``rng``; on the
+    public-API path, where compiled code cannot call the bit generator, ``orders`` (int64, (K, n))
+    is filled here with ``rng.permutation(n)`` per row, as the compiled draw would fill it, and
+    :data:`NO_GENERATOR` is returned.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator or None
+    orders : ndarray of int64, shape (K, n)
+
+    Returns
+    -------
+    tuple of three int
+    """
+    if FAST or rng is None:
+        return bit_generator(rng)
+    for row in orders:
+        row[:] = rng.permutation(row.shape[0])
+    return NO_GENERATOR
 
 
 def bit_generator(rng):
@@ -50,23 +77,6 @@ def bit_generator(rng):
     return (int(interface.state_address),
             ctypes.cast(interface.next_uint32, ctypes.c_void_p).value,
             ctypes.cast(interface.next_uint64, ctypes.c_void_p).value)
-
-
-def _next(bits):
-    """An intrinsic calling a bit generator's ``uint<bits>_t next(void *state)`` at an address."""
-    @intrinsic
-    def call(typingctx, address, state):
-        def codegen(context, builder, signature, args):
-            pointer = ir.IntType(8).as_pointer()
-            function = ir.FunctionType(ir.IntType(bits), [pointer])
-            target = builder.inttoptr(args[0], function.as_pointer())
-            return builder.call(target, [builder.inttoptr(args[1], pointer)])
-        return getattr(types, f"uint{bits}")(types.int64, types.int64), codegen
-    return call
-
-
-_next_uint32 = _next(32)
-_next_uint64 = _next(64)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -100,3 +110,10 @@ def draw_order(order, generator):
         held = order[j]
         order[j] = order[i]
         order[i] = held
+
+
+if not FAST:
+    @njit(cache=True, nogil=True, inline="always")
+    def draw_order(order, generator):  # noqa: F811
+        """Never called on the public-API path (:func:`orders_for` draws the orders in Python and
+        gives no generator); replaces the draw through addresses before anything compiles it."""
