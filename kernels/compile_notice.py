@@ -14,8 +14,8 @@ and never when the cache serves. Numba's event API is not among its documented o
 through :func:`fastbp.kernels.numba_internals.listen_to_compiles`, and where that is unavailable
 (``FASTBP_NUMBA_PUBLIC_ONLY=1``, an untested Numba) no notice is given. The listener reports
 only the outermost compile in a thread (the helpers a kernel calls compile inside its compile) and
-only this package's CPU kernels (modules ``fastbp.kernels.cpu*``); the dtype is the first
-floating-point array among the compiled signature's arguments.
+only this package's CPU kernels (modules ``fastbp.kernels.cpu*``) that take floating-point
+arrays; the dtype is the first floating-point array among the compiled signature's arguments.
 
 :func:`install` is called once, before any kernel can be loaded or compiled, by
 :func:`fastbp.kernels.disk_cache.check_once`. This module imports nothing but the standard library,
@@ -99,6 +99,10 @@ def announce(module, argument_types):
     if not module.startswith(MODULE_PREFIX) or quiet():
         return False
     dtype = dtype_of(argument_types)
+    if dtype is None:
+        # no floating-point array: a small helper (the BLAS hold, the orders' draw, a meeting),
+        # compiled in a fraction of a second, whose notice would take the place of the kernels'
+        return False
     with _lock:
         if _state["silenced"] or dtype in _state["announced"]:
             return False
