@@ -6,6 +6,7 @@ own hold."""
 
 import os
 import threading
+import time
 
 import numba
 import numpy as np
@@ -14,6 +15,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import fastbp
 from fastbp.kernels.cpu import blas_hold, forward as cpu_forward, numba_path, threads as cpu_threads
+from fastbp.kernels.cpu.sync import atomic_add
 
 from helpers import DTYPES, assert_close, kernel_rtol
 
@@ -128,6 +130,15 @@ def test_small_batches_match_the_layer_by_layer_pass(dtype, rows):
     assert_close(out[:1], model.forward(X[:1]), kernel_rtol(dtype))
 
 
+def _in_pool():
+    return threading.current_thread().name == "fastbp-epoch"  # kernels/cpu/threads.py's Worker
+
+
+@numba.njit
+def _claim_one(claims):
+    return atomic_add(claims, cpu_forward.CLAIMED, 1)
+
+
 def test_an_error_in_a_pool_thread_reaches_the_caller(monkeypatch):
     monkeypatch.setattr(cpu_forward, "machine_cores", lambda: 2)
     monkeypatch.setattr(cpu_forward, "thread_count", lambda: 2)
@@ -136,15 +147,55 @@ def test_an_error_in_a_pool_thread_reaches_the_caller(monkeypatch):
     inference = model._inference()
     real_rows = type(inference).rows
 
-    def failing_rows(self, X, out, claims, chunk):
-        if threading.current_thread() is not threading.main_thread():
+    def rows(self, X, out, claims, chunk, waits):
+        if _in_pool():
+            _claim_one(claims)  # a chunk it never computes: the caller cannot finish without it
             raise RuntimeError("chunk failed")
-        real_rows(self, X, out, claims, chunk)
+        while claims[cpu_forward.CLAIMED] == 0:  # the pool thread has taken its chunk
+            time.sleep(0.001)
+        real_rows(self, X, out, claims, chunk, waits)
 
-    monkeypatch.setattr(type(inference), "rows", failing_rows)
+    monkeypatch.setattr(type(inference), "rows", rows)
     with pytest.raises(RuntimeError, match="chunk failed"):
         model.forward(X)
-    assert cpu_threads.blas_hold_state()[blas_hold.HOLDERS] == 0  # every thread gave the hold back
+    assert cpu_threads.blas_hold_state()[blas_hold.HOLDERS] == 0  # every thread gave it back
+
+
+def test_the_caller_does_not_wait_for_a_pool_thread_that_found_no_chunk(monkeypatch):
+    monkeypatch.setattr(cpu_forward, "machine_cores", lambda: 2)
+    monkeypatch.setattr(cpu_forward, "thread_count", lambda: 2)
+    model = _model(np.float64)
+    X = np.random.default_rng(4).standard_normal((ROWS, 20))
+    expected = model.forward(X)
+    inference = model._inference()
+    real_rows = type(inference).rows
+    release = threading.Event()
+    late = []
+
+    def rows(self, X, out, claims, chunk, waits):
+        if _in_pool():
+            release.wait()  # kept off its core until the caller has returned
+            before = out.copy()
+            real_rows(self, X, out, claims, chunk, waits)
+            late.append(np.array_equal(out, before))
+            return
+        real_rows(self, X, out, claims, chunk, waits)
+
+    monkeypatch.setattr(type(inference), "rows", rows)
+    returned = []
+    caller = threading.Thread(target=lambda: returned.append(model.forward(X)))
+    caller.start()
+    caller.join(timeout=10)  # it returns with the pool thread still held back
+    release.set()
+    caller.join()
+    assert len(returned) == 1, "the caller waited for a pool thread with no chunk to do"
+    np.testing.assert_array_equal(returned[0], expected)
+    deadline = time.monotonic() + 10
+    while not late and time.monotonic() < deadline:
+        time.sleep(0.001)
+    # it found every chunk claimed and left out as it was (as did any pool thread still late from
+    # the unpatched call above)
+    assert late and all(late)
 
 
 needs_threaded_blas = pytest.mark.skipif(

@@ -39,7 +39,7 @@ from . import tables as cpu_tables
 from .blas import affine, affine_row
 from .blas_hold import hold_blas, release_blas
 from .epoch import jit
-from .sync import atomic_add
+from .sync import SPINS_BEFORE_YIELD, _atomic_load, _sched_yield, _spin_hint, atomic_add
 from .tables import call_3
 from .threads import blas_hold_state, machine_cores, pool, thread_count, training_session
 
@@ -121,20 +121,28 @@ def plan(rows, dims, cores):
     return -(-rows // pieces), True
 
 
+#: The entries of a call's ``claims`` array: chunks claimed, chunks done, and a flag a helper thread
+#: that failed raises, so that the calling thread stops waiting for the chunk it held.
+CLAIMED, DONE, FAILED = 0, 1, 2
+
+
 @jit
 def _forward_rows(theta, dims, table, activations, X, out, space, work, hold):
-    # out (n, dims[-1]) <- the network on X (n, dims[0]), work = (claims, chunk): chunk rows at a
-    # time, each chunk computed by the thread that claims it first through the shared counter
-    # claims[0]; in space (3, chunk * widest): the hidden layers' outputs alternately in its rows 0
-    # and 1, each layer's pre-activation in row 2; BLAS held to one thread meanwhile (hold)
+    # out (n, dims[-1]) <- the network on X (n, dims[0]), work = (claims, chunk, waits): chunk rows
+    # at a time, each chunk computed by the thread that claims it first through the shared counter
+    # claims[CLAIMED], then counted in claims[DONE]; in space (3, chunk * widest): the hidden
+    # layers' outputs alternately in its rows 0 and 1, each layer's pre-activation in row 2; BLAS
+    # held to one thread meanwhile (hold). The calling thread (waits) then waits until every chunk
+    # is done, or a helper failed: not for helper threads that found no chunk left, which another
+    # process may keep off their cores for a while
     hold_blas(hold)
     scalars = np.empty(2, theta.dtype)  # BLAS's alpha = 1, beta = 0
     scalars[0], scalars[1] = 1, 0
-    claims, chunk = work
+    claims, chunk, waits = work
     n = X.shape[0]
     last = dims.shape[0] - 2
     while True:
-        start = atomic_add(claims, 0, 1) * chunk
+        start = atomic_add(claims, CLAIMED, 1) * chunk
         if start >= n:
             break
         stop = min(start + chunk, n)
@@ -161,7 +169,17 @@ def _forward_rows(theta, dims, table, activations, X, out, space, work, hold):
             # loop to its scalar version, 2x slower than reading pre and writing y
             call_3(table[activations[i]], y, pre, pre)
             x = y
+        atomic_add(claims, DONE, 1)
     release_blas(hold)
+    if waits:
+        chunks = (n + chunk - 1) // chunk
+        checks = 0
+        while _atomic_load(claims, DONE) < chunks and _atomic_load(claims, FAILED) == 0:
+            checks += 1
+            if checks > SPINS_BEFORE_YIELD:
+                _sched_yield()
+            else:
+                _spin_hint()
 
 
 class Forward:
@@ -192,15 +210,24 @@ class Forward:
         arrays = getattr(self._space, "arrays", None)
         if arrays is None:
             arrays = self._space.arrays = (
-                np.empty((3, self.largest * self.widest), self.theta.dtype), np.zeros(1, np.int64))
+                np.empty((3, self.largest * self.widest), self.theta.dtype), np.zeros(3, np.int64))
         return arrays
 
-    def rows(self, X, out, claims, chunk):
+    def rows(self, X, out, claims, chunk, waits):
         """The chunks of ``chunk`` rows of ``out`` from ``X`` that the calling thread claims first
-        (``claims``: the counter of claimed chunks, shared by the threads of one call), with BLAS
-        held to one thread."""
+        (``claims``: the counters of one call, shared by its threads, :data:`CLAIMED`), with BLAS
+        held to one thread; ``waits``: then wait until every chunk is done (the calling thread)."""
         _forward_rows(self.theta, self.dims, self.table, self.activations, X, out,
-                      self.space()[0], (claims, chunk), self.hold)
+                      self.space()[0], (claims, chunk, waits), self.hold)
+
+    def helper_rows(self, X, out, claims, chunk):
+        """:meth:`rows` on a pool thread: an error there flags the call (:data:`FAILED`), so that
+        the calling thread stops waiting for a chunk that will never be done."""
+        try:
+            self.rows(X, out, claims, chunk, False)
+        except BaseException:
+            claims[FAILED] = 1
+            raise
 
     def plan(self, rows):
         """:func:`plan` for this network on this machine, kept per batch size."""
@@ -220,26 +247,29 @@ class Forward:
         enough (:func:`plan`) is split across :func:`~fastbp.kernels.cpu.threads.thread_count`
         threads, which take its chunks one at a time as they finish the last, so a thread slowed by
         another process on its core leaves its share to the others; a smaller one runs on the
-        calling thread.
+        calling thread. The calling thread returns once every chunk is done: a pool thread that
+        another process keeps off its core until the others have done every chunk holds nothing up.
         """
         chunk, split = self.plan(X.shape[0])
-        space, claims = self.space()
-        claims[0] = 0
-        if self.compiled_hold:
-            if not split:  # the latency path: nothing but the compiled call
-                _forward_rows(self.theta, self.dims, self.table, self.activations, X, out, space,
-                              (claims, chunk), self.hold)
-                return
-            session = nullcontext(thread_count())
-        else:  # a BLAS the compiled hold does not cover: threadpoolctl's limit
-            session = training_session()
-        with session as threads:
+        if self.compiled_hold and not split:  # the latency path: nothing but the compiled call
+            space, claims = self.space()
+            claims[CLAIMED] = 0
+            _forward_rows(self.theta, self.dims, self.table, self.activations, X, out, space,
+                          (claims, chunk, False), self.hold)
+            return
+        # counters of this call alone: a helper thread that starts after the call has returned
+        # finds every chunk claimed and leaves without touching X or out
+        claims = np.zeros(3, np.int64)
+        session = nullcontext(thread_count()) if self.compiled_hold else training_session()
+        with session as threads:  # (threadpoolctl's limit where the compiled hold cannot hold)
             helpers = min(threads, -(-X.shape[0] // chunk)) - 1 if split else 0
-            tasks = [worker.submit(self.rows, X, out, claims, chunk)
+            tasks = [worker.submit(self.helper_rows, X, out, claims, chunk)
                      for worker in (pool(helpers)[:helpers] if helpers > 0 else [])]
             try:
-                self.rows(X, out, claims, chunk)
-            finally:
+                self.rows(X, out, claims, chunk, True)
+            except BaseException:
+                claims[FAILED] = 1
+                raise
+            if claims[FAILED]:
                 for task in tasks:
-                    task.result()  # re-raises a helper's error; none writes to out after return
-
+                    task.result()  # re-raises the helper's error
