@@ -39,7 +39,7 @@ from . import tables as cpu_tables
 from .blas import affine, affine_row
 from .blas_hold import hold_blas, release_blas
 from .epoch import jit
-from .sync import SPINS_BEFORE_YIELD, _atomic_load, _sched_yield, _spin_hint, atomic_add
+from .sync import atomic_add, wait_for
 from .tables import call_3
 from .threads import blas_hold_state, machine_cores, pool, thread_count, training_session
 
@@ -172,14 +172,7 @@ def _forward_rows(theta, dims, table, activations, X, out, space, work, hold):
         atomic_add(claims, DONE, 1)
     release_blas(hold)
     if waits:
-        chunks = (n + chunk - 1) // chunk
-        checks = 0
-        while _atomic_load(claims, DONE) < chunks and _atomic_load(claims, FAILED) == 0:
-            checks += 1
-            if checks > SPINS_BEFORE_YIELD:
-                _sched_yield()
-            else:
-                _spin_hint()
+        wait_for(claims, DONE, (n + chunk - 1) // chunk, FAILED)
 
 
 class Forward:
