@@ -151,10 +151,15 @@ if not FAST:
 
 def _symbol(controller, name):
     """The ctypes function ``name`` of an OpenBLAS, with the prefix and suffix its build gave it
-    (``scipy_openblas_get_num_threads``, ``openblas_get_num_threads64_``)."""
+    (``scipy_openblas_get_num_threads``, ``openblas_get_num_threads64_``); None where
+    threadpoolctl does not give the library's handle (its ``dynlib``, which older releases lack):
+    the callers then take threadpoolctl's limit."""
+    library = getattr(controller, "dynlib", None)
+    if library is None:
+        return None
     for prefix in ("", "scipy_"):
         for suffix in ("", "64_", "_64"):
-            function = getattr(controller.dynlib, f"{prefix}{name}{suffix}", None)
+            function = getattr(library, f"{prefix}{name}{suffix}", None)
             if function is not None:
                 return function
     return None
