@@ -138,7 +138,12 @@ def test_the_count_does_not_grow_with_the_epochs(long_runs):
     assert many <= few + MARGIN, (few, many)
 
 
+#: The epochs' claim broken: 40 calls more, not 12, so that one wait for some calls (not every
+#: call waits on a loaded machine) still clears the margin.
+MANY_EPOCHS = ((3, ROWS // 4), (43, ROWS // 4))
+
+
 def test_the_count_would_grow_with_a_call_per_epoch(long_runs, monkeypatch):
     monkeypatch.setattr(training_runs, "RUN_SECONDS", 0.0)  # every run one epoch long
-    few, many = _fewest_switches(*EPOCHS, repeats=2)
-    assert many > few + MARGIN, (few, many)  # 12 calls more, each long enough to wait
+    few, many = _fewest_switches(*MANY_EPOCHS, repeats=2)
+    assert many > few + MARGIN, (few, many)  # 40 calls more, each long enough to wait
