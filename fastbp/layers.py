@@ -6,7 +6,7 @@ import numpy as np
 
 from .initializers import default_initializer, initializer_name
 from .names import activation_name
-from .validation import check_fraction, check_positive_int
+from .validation import all_finite, check_fraction, check_positive_int
 
 
 class NotBuiltError(ValueError, AttributeError):
@@ -203,17 +203,21 @@ class Dense:
         if array.shape != shape:
             raise ValueError(f"{name} must have shape {shape} for {self._widths()}); "
                              f"got {array.shape}")
-        dtype = np.float64 if self._dtype is None else self._dtype
         with np.errstate(over="ignore"):  # overflow to inf is reported just below
-            array = np.array(array, dtype=dtype, order="C")  # always a copy we own
-        if not np.all(np.isfinite(array)):
+            if self._dtype is None:
+                array = np.array(array, dtype=np.float64, order="C")  # a copy the layer keeps
+            else:
+                array = np.asarray(array, dtype=self._dtype)  # _assigned copies it into place
+        if not all_finite(array):
             raise ValueError(f"{name} contains NaN or infinity (after conversion to {array.dtype})")
         return array
 
     def _build(self, rng, draw, W_view, b_view):
         """Bind the layer to views of a model's parameter vector, filling them with the values the
-        user assigned or, failing that, fresh draws."""
-        W, b = draw(rng, self.n_in, self.n_out, self.activation, self.init, W_view.dtype)
+        user assigned or, failing that, fresh draws. ``draw`` is None where neither this layer
+        nor any after it draws: then ``rng`` need not advance past what it would draw here."""
+        W, b = (None, None) if draw is None else \
+            draw(rng, self.n_in, self.n_out, self.activation, self.init, W_view.dtype)
         W = W if self._W is None else self._W
         b = b if self._b is None else self._b
         self._dtype, self._W, self._b = W_view.dtype, W_view, b_view

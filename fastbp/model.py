@@ -155,8 +155,13 @@ class Sequential(Passes, Evaluation, GradientCheck, Training, Persistence):
         self._dims = np.array([n_inputs] + [layer.n_out for layer in self.layers], np.int64)
         theta = np.empty(layout.parameter_offsets(self._dims)[-1], self.dtype)
         rng = np.random.default_rng(self._seed)
-        for layer, (W, b) in zip(self.layers, layout_views(theta, self._dims)):
-            layer._build(rng, initializers.draw, W, b)
+        # the layers after the last one without weights of its own draw nothing: the draws they
+        # would throw away (a whole network for the estimators, which assign every layer) are
+        # skipped, and the generator still gives every drawing layer what it always gave
+        drawing = [layer.W is None or layer.b is None for layer in self.layers]
+        last_drawing = max((i for i, d in enumerate(drawing) if d), default=-1)
+        for i, (layer, (W, b)) in enumerate(zip(self.layers, layout_views(theta, self._dims))):
+            layer._build(rng, initializers.draw if i <= last_drawing else None, W, b)
         self._theta, self._seed = theta, None
 
     def _check_built(self):

@@ -26,6 +26,7 @@ Conventions every backend follows:
   :mod:`fastbp.kernels.epoch_chunks`, written once over their ``train_epoch``).
 * The host-driven pass through the layers is :mod:`fastbp.kernels.layer_loop`, written once.
 * A backend may also offer ``Inference(theta, dims, activations)``, a callable ``(X, out)`` that
-  runs the whole network at once (the CPU backend's :mod:`fastbp.kernels.cpu.forward`);
+  runs the whole network at once and returns whether every value of ``X`` was finite (the CPU
+  backend's :mod:`fastbp.kernels.cpu.forward`);
   :meth:`fastbp.Sequential.forward` uses it where present and the layer loop otherwise.
 """

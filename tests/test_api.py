@@ -94,6 +94,27 @@ def test_parameters_assigned_before_the_model_is_built_are_kept():
     np.testing.assert_array_equal(model.forward([[1.0, 1.0]]), [[7.5]])
 
 
+@pytest.mark.parametrize("assigned", [(0,), (1,), (2,), (0, 2), (1, 2), (0, 1, 2)])
+def test_assigned_layers_leave_the_drawn_ones_as_the_seed_draws_them(assigned):
+    # the build skips the draws nothing needs (those of assigned layers after the last drawing
+    # one); a drawing layer still gets what the seed gives it with nothing assigned
+    def network(assign):
+        layers = [fastbp.Dense(4, 5, "tanh"), fastbp.Dense(5, 3, "relu"), fastbp.Dense(3, 2)]
+        for i in assign:
+            layers[i].W = np.full((layers[i].n_in, layers[i].n_out), i + 0.5)
+            layers[i].b = np.full(layers[i].n_out, -i - 0.25)
+        return fastbp.Sequential(layers, dtype="float64", seed=3)
+
+    drawn, model = network(()), network(assigned)
+    for i, (layer, reference) in enumerate(zip(model.layers, drawn.layers)):
+        if i in assigned:
+            np.testing.assert_array_equal(layer.W, np.full(layer.W.shape, i + 0.5))
+            np.testing.assert_array_equal(layer.b, np.full(layer.b.shape, -i - 0.25))
+        else:
+            np.testing.assert_array_equal(layer.W, reference.W)
+            np.testing.assert_array_equal(layer.b, reference.b)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dtype_is_kept_end_to_end(dtype, backend):

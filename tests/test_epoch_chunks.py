@@ -348,6 +348,12 @@ def test_run_sizes_follow_time_memory_and_the_stopping_rule(monkeypatch):
     assert sizes.next(50) == 10 and sizes.next(4) == 4
     assert sizes.next(50, before_stop=3) == 5  # half a run past what the rule lets run
     assert sizes.next(50, before_stop=8) == 8
+    # a slower run (its time holds a wait for the GIL) leaves the fastest epoch's figure; a
+    # faster one takes its place
+    sizes.timed(0.1, 2)
+    assert sizes.next(50) == 10
+    sizes.timed(0.01, 2)
+    assert sizes.next(50) == 20
     assert training_runs.RunSizes(training_runs.MEMORY_BYTES // 4, False).most == 3
     assert training_runs.RunSizes(1000, one_at_a_time=True).most == 1
 

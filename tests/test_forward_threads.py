@@ -319,3 +319,33 @@ def test_one_epoch_thread_still_holds_blas_to_one_thread():
     finally:
         numba.set_num_threads(previous)
     assert _blas_threads() == before
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rows", [1, 7, 300, ROWS])  # gemv rows, one chunk, two, split over threads
+def test_the_compiled_pass_reports_a_value_that_is_not_finite_wherever_it_is(dtype, rows):
+    # the estimators and Sequential.forward leave the finiteness check to the compiled pass: it
+    # must see NaN and infinity in any chunk and at any column, and report nothing otherwise
+    model = _model(dtype)
+    inference = model._inference()
+    X = np.random.default_rng(1).standard_normal((rows, 20)).astype(dtype)
+    out = np.empty((rows, 5), dtype)
+    assert inference(X, out) is True
+    np.testing.assert_array_equal(out, model.forward(X))
+    for row, column, value in [(0, 0, np.nan), (rows - 1, 19, np.inf), (rows // 2, 7, -np.inf)]:
+        bad = X.copy()
+        bad[row, column] = value
+        assert inference(bad, out) is False
+        with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+            model.forward(bad)
+    assert inference(X, out) is True  # the flag is the call's own
+
+
+def test_an_unbuilt_model_refuses_input_that_is_not_finite_before_it_builds():
+    model = fastbp.Sequential([fastbp.Dense(3, activation="relu"), fastbp.Dense(2)], seed=0)
+    X = np.ones((4, 6), np.float32)
+    X[1, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        model.forward(X)
+    assert not model.built  # as before the call
+    assert model.forward(np.ones((4, 6), np.float32)).shape == (4, 2)

@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.preprocessing import LabelBinarizer
 
 import fastbp
-from fastbp.estimators.targets import fitted_binarizer, indicator
+from fastbp.estimators.targets import fitted_binarizer, fitted_indicator, indicator
 
 RNG = np.random.default_rng(0)
 TARGETS = {
@@ -45,6 +45,17 @@ def test_the_encoding_is_the_label_binarizers(name, dtype):
     np.testing.assert_array_equal(Y, expected.transform(y).astype(dtype))
     # the other way round too: a binarizer scikit-learn fitted, encoded here
     np.testing.assert_array_equal(indicator(expected, y, dtype), Y)
+
+
+@pytest.mark.parametrize("name", list(TARGETS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fitting_and_encoding_at_once_is_the_label_binarizers(name, dtype):
+    y = TARGETS[name]
+    expected = LabelBinarizer().fit(y)
+    binarizer, Y = fitted_indicator(y, dtype)
+    assert _state(binarizer) == _state(expected)
+    assert Y.dtype == dtype and Y.flags.c_contiguous
+    np.testing.assert_array_equal(Y, expected.transform(y).astype(dtype))
 
 
 @pytest.mark.parametrize("fitted_on, y", [

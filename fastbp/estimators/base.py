@@ -237,13 +237,18 @@ class BaseMLP(Solvers, BaseEstimator):
         """The network's output for ``X``; shape (n_samples, n_outputs_).
 
         ``X`` that scikit-learn's checks would pass unchanged (:func:`fastbp.validation.ready`: a
-        finite C-contiguous ndarray of the fitted dtype and width) skips them, when the estimator
+        C-contiguous ndarray of the fitted dtype and width, found finite by the forward pass)
+        skips them, when the estimator
         was fitted without feature names (scikit-learn warns about an ndarray otherwise); any
         other ``X`` takes scikit-learn's checks, with their messages and warnings."""
         model = self._bound_network() if "_model" in self.__dict__ else None
         if (model is not None and "feature_names_in_" not in self.__dict__
-                and ready(X, model.dtype, model.n_inputs)):
-            return model.forward_validated(X)
+                and ready(X, model.dtype, model.n_inputs, finite=False)):
+            # the forward pass checks that X is finite as it reads it; where it is not,
+            # scikit-learn's checks below say so, with the estimator's message
+            out = model.forward_validated(X, finite=False)
+            if out is not None:
+                return out
         check_is_fitted(self)
         X = self._validated_X(X, reset=False)
         return self._network().forward(X)

@@ -10,7 +10,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_targ
 from sklearn.utils.validation import column_or_1d
 
 from .base import ATTRIBUTES_DOC, PARAMETERS_DOC, BaseMLP, store_parameters
-from .targets import fitted_binarizer, indicator
+from .targets import fitted_indicator, indicator
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -67,7 +67,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             y = column_or_1d(y, warn=True)
         # scikit-learn's rules for when the classes are (re)learned or must match
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
-            self._label_binarizer = fitted_binarizer(y)
+            self._label_binarizer, Y = fitted_indicator(y, X.dtype)
             self.classes_ = self._label_binarizer.classes_
         else:
             classes = unique_labels(y)
@@ -79,7 +79,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has "
                                  f"{self.classes_}. 'y' has {classes}.")
-        Y = indicator(self._label_binarizer, y, X.dtype)
+            Y = indicator(self._label_binarizer, y, X.dtype)
         sample_weight = self._sample_weight(sample_weight, X)
         if self.class_weight is not None:
             if incremental and self.class_weight == "balanced":

@@ -143,7 +143,7 @@ class Solvers:
         # Sequential.fit would hand it on after checking it again (each pass over a large array
         # releases the GIL and waits to take it back beside a busy thread).
         weight = check_sample_weight(sample_weight, n, model.dtype)
-        if not float(np.max(weight)) > 0:
+        if sample_weight is not None and not float(np.max(weight)) > 0:
             raise ValueError("every training sample weight is zero (after the validation split "
                              "and the conversion to the model's dtype): no batch has anything to "
                              "learn")

@@ -34,6 +34,32 @@ def fitted_binarizer(y):
     return LabelBinarizer().fit(y)
 
 
+def fitted_indicator(y, dtype):
+    """A ``LabelBinarizer`` fitted on the labels ``y`` and ``y`` encoded by it, in one pass
+    fewer than :func:`fitted_binarizer` then :func:`indicator`: labels the classes were just
+    found in need no check that they are among them.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_labels)
+    dtype : numpy dtype
+
+    Returns
+    -------
+    binarizer : LabelBinarizer
+    Y : ndarray of shape (n_samples, n_outputs), of ``dtype``
+    """
+    binarizer = fitted_binarizer(y)
+    classes = binarizer.classes_
+    if not (_integer_labels(y) and isinstance(classes, np.ndarray) and len(classes) >= 2
+            and not binarizer.sparse_output):
+        return binarizer, indicator(binarizer, y, dtype)
+    index = np.searchsorted(classes, y)
+    if binarizer.y_type_ == "binary":
+        return binarizer, index.astype(dtype)[:, None]
+    return binarizer, np.eye(len(classes), dtype=dtype)[index]
+
+
 def indicator(binarizer, y, dtype):
     """``binarizer.transform(y)`` as an array of ``dtype``.
 

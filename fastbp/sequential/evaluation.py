@@ -3,7 +3,7 @@ the estimators' fast path ``forward_validated``), its loss and its gradients."""
 
 import numpy as np
 
-from ..validation import check_X
+from ..validation import all_finite, check_X, refuse_non_finite
 
 
 class Evaluation:
@@ -31,9 +31,15 @@ class Evaluation:
         -------
         ndarray, shape (n_samples, n_outputs), of the model's dtype
         """
-        X = check_X(X, self._width_for(X), self.dtype)
+        # a built model leaves the finiteness check to the forward pass; an unbuilt one is built
+        # for X only once X has passed every check
+        checked = not self.built
+        X = check_X(X, self._width_for(X), self.dtype, finite=checked)
         self._build_for(X)
-        return self.forward_validated(X)
+        out = self.forward_validated(X, finite=checked)
+        if out is None:
+            refuse_non_finite(X)
+        return out
 
     def predict(self, X):
         """The network's output, as Keras's ``predict`` gives it: the same array as
@@ -66,25 +72,32 @@ class Evaluation:
         """
         return self.forward(X)
 
-    def forward_validated(self, X):
+    def forward_validated(self, X, finite=True):
         """:meth:`forward` without its checks, for callers that made them (the estimators'
         prediction fast path): no time goes to validation, which is most of a one-row call.
 
         Parameters
         ----------
         X : ndarray, shape (n_samples, n_inputs)
-            C-contiguous, of the model's dtype, finite (:func:`fastbp.validation.ready` says
-            whether it is); the compiled pass reads it unchecked.
+            C-contiguous, of the model's dtype (:func:`fastbp.validation.ready` says whether it
+            is); the compiled pass reads it unchecked.
+        finite : bool, default True
+            Whether the caller checked that every value of ``X`` is finite. If not, the forward
+            pass checks (on the CPU backend in its compiled pass, as it reads the rows: no pass
+            of its own).
 
         Returns
         -------
-        ndarray, shape (n_samples, n_outputs)
+        ndarray, shape (n_samples, n_outputs), or None
+            None where ``X`` holds NaN or infinity: the caller reports it, with the message its
+            own checks give (:func:`fastbp.validation.refuse_non_finite`, or an estimator's).
         """
         inference = self._inference()
         if inference is not None:
             out = np.empty((X.shape[0], self.n_outputs), self.dtype)
-            inference(X, out)
-            return out
+            return out if inference(X, out) else None
+        if not (finite or all_finite(X)):
+            return None
         out = self._forward(self._kernels.to_device(X), self._device_parameters()).outs[-1]
         return np.array(self._kernels.to_host(out))  # a copy the caller owns
 

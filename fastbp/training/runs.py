@@ -69,9 +69,13 @@ class RunSizes:
         return int(max(1, min(wanted, self.most, epochs_left)))
 
     def timed(self, seconds, epochs):
-        """A run of ``epochs`` epochs took ``seconds``."""
+        """A run of ``epochs`` epochs took ``seconds``: the epoch takes the least time per epoch
+        of the runs so far, as a run's time also holds the wait for the GIL after it (up to the
+        switch interval beside a busy Python thread, more than a small network's epoch)."""
         if epochs > 0:
-            self.epoch_seconds = seconds / epochs
+            per_epoch = seconds / epochs
+            self.epoch_seconds = per_epoch if self.epoch_seconds is None else \
+                min(self.epoch_seconds, per_epoch)
 
 
 class Orders:
