@@ -10,10 +10,11 @@
 # cores), each for a reason that makes it no test of the oldest versions:
 # - tests/test_dask_*.py: Dask, distributed and dask-ml are not pinned here (they resolve to the
 #   releases the main run installs); the estimators and Sequential they drive are tested here;
-# - the CUDA kernels in numba-cuda's simulator (test_cuda_backend.py::test_kernels_in_simulator):
-#   the simulator runs the kernels as Python, whatever the Numba version, and the main run checks
-#   them against the reference; their compilation to PTX under the oldest Numba is kept
-#   (tests/test_cuda_ptx.py);
+# - the CUDA kernels in numba-cuda's simulator (test_cuda_backend.py::test_kernels_in_simulator)
+#   and the GPU script's dry run there (tests/test_gpu_script.py, which a GPU machine runs on its
+#   own current versions): the simulator runs the kernels as Python, whatever the Numba version,
+#   and the main run checks them against the reference; their compilation to PTX under the oldest
+#   Numba is kept (tests/test_cuda_ptx.py);
 # - tests/test_docs_blocks.py and tests/test_readme.py: the pages' examples call the API tested
 #   here.
 # FASTBP_OLDEST_ALL=1 runs the whole suite. Extra arguments go to pytest.
@@ -50,6 +51,7 @@ left_out=()
 if [ "${FASTBP_OLDEST_ALL:-0}" != 1 ]; then
     left_out=(--ignore-glob="tests/test_dask_*.py"
               --deselect=tests/test_cuda_backend.py::test_kernels_in_simulator
+              --ignore=tests/test_gpu_script.py
               --ignore=tests/test_docs_blocks.py --ignore=tests/test_readme.py)
 fi
 NUMBA_CACHE_DIR="$work/numba-cache" "$work/venv/bin/python" -m pytest -p no:cacheprovider \

@@ -150,8 +150,16 @@ def _steady_epoch(case, profile, cache_dir, public_only):
     return result
 
 
+@pytest.fixture(scope="module")
+def path_caches(tmp_path_factory):
+    """One Numba cache per path, shared by the cases: each path compiles in its first run of the
+    module and loads after (cold first fits are ``benchmarks/test_startup.py``'s to time)."""
+    root = tmp_path_factory.mktemp("numba-paths")
+    return {"fast": root / "fast", "public": root / "public"}
+
+
 @pytest.mark.parametrize("case", list(PUBLIC_PATH_CASES))
-def test_public_numba_path_steady_state(benchmark, case, profile, tmp_path):
+def test_public_numba_path_steady_state(benchmark, case, profile, path_caches):
     """The fastest epoch on Numba's documented API alone against the fast path's, same run."""
     benchmark.group = f"public Numba path {case}"
     runs = {"fast": [], "public": []}
@@ -159,22 +167,26 @@ def test_public_numba_path_steady_state(benchmark, case, profile, tmp_path):
     def both_paths():
         # alternating, so that drift in the machine's speed falls on both alike
         for path in ("fast", "public"):
-            runs[path].append(_steady_epoch(case, profile, tmp_path / path, path == "public"))
+            cold = not path_caches[path].exists()  # Numba makes the folder as it compiles
+            run = _steady_epoch(case, profile, path_caches[path], path == "public")
+            runs[path].append(dict(run, cold=cold))
 
     benchmark.pedantic(both_paths, rounds=3 if profile == "full" else 1, iterations=1)
     fast = min(run["epoch"] for run in runs["fast"])
     public = min(run["epoch"] for run in runs["public"])
+
+    def warm_first_fit(path):
+        fits = [run["first_fit"] for run in runs[path] if not run["cold"]]
+        return min(fits) if fits else None
+
     info = {"profile": profile, "fast_epoch_s": fast, "public_epoch_s": public,
             "steady_state_ratio": public / fast, "ratio_max": PUBLIC_PATH_RATIO_MAX,
             "held_to_ratio_max": PUBLIC_PATH_CASES[case],
-            "fast_cold_first_fit_s": runs["fast"][0]["first_fit"],
-            "public_cold_first_fit_s": runs["public"][0]["first_fit"],
-            "fast_warm_first_fit_s": min(run["first_fit"] for run in runs["fast"][1:]) if
-            len(runs["fast"]) > 1 else None,
-            "public_warm_first_fit_s": min(run["first_fit"] for run in runs["public"][1:]) if
-            len(runs["public"]) > 1 else None}
+            "fast_warm_first_fit_s": warm_first_fit("fast"),
+            "public_warm_first_fit_s": warm_first_fit("public")}
     benchmark.extra_info.update(info)
     print(f"\n{case}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                     for k, v in info.items()))
-    if PUBLIC_PATH_CASES[case]:
+    # held to its target in --profile full only: the smoke run's epochs are too short to time
+    if PUBLIC_PATH_CASES[case] and profile == "full":
         assert public / fast <= PUBLIC_PATH_RATIO_MAX
