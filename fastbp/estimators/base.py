@@ -238,9 +238,9 @@ class BaseMLP(Solvers, BaseEstimator):
 
         ``X`` that scikit-learn's checks would pass unchanged (:func:`fastbp.validation.ready`: a
         C-contiguous ndarray of the fitted dtype and width, found finite by the forward pass)
-        skips them, when the estimator
-        was fitted without feature names (scikit-learn warns about an ndarray otherwise); any
-        other ``X`` takes scikit-learn's checks, with their messages and warnings."""
+        skips them, when the estimator was fitted without feature names (scikit-learn warns about
+        an ndarray otherwise); any other ``X`` takes scikit-learn's checks, with their messages
+        and warnings."""
         model = self._bound_network() if "_model" in self.__dict__ else None
         if (model is not None and "feature_names_in_" not in self.__dict__
                 and ready(X, model.dtype, model.n_inputs, finite=False)):

@@ -132,9 +132,9 @@ CLAIMED, DONE, FAILED, NON_FINITE = 0, 1, 2, 3
 def _all_finite(x):
     # x * 0 is 0 for a finite x and NaN for NaN or infinity, and a NaN makes the whole sum NaN in
     # whatever order it is added: "reassoc" lets LLVM add in vector lanes and keeps NaN and
-    # infinity as they are. 256 x 784 float32 rows take 9 us so, against 165 us added one at a
-    # time (the flag is lost where Numba inlines this into a caller without it, as it is with
-    # x.ravel() of a row slice), and 3.5 ms for the first layer's GEMM
+    # infinity as they are. 256 x 784 float32 rows take 9 us so, against 3.5 ms for the first
+    # layer's GEMM; added one at a time they took 165 us, as they did when this was inlined into
+    # its caller (which drops the flag) or looped over x.ravel() instead of row by row
     total = x.dtype.type(0)
     for i in range(x.shape[0]):
         row = x[i]
