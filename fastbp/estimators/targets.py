@@ -54,10 +54,7 @@ def fitted_indicator(y, dtype):
     if not (_integer_labels(y) and isinstance(classes, np.ndarray) and len(classes) >= 2
             and not binarizer.sparse_output):
         return binarizer, indicator(binarizer, y, dtype)
-    index = np.searchsorted(classes, y)
-    if binarizer.y_type_ == "binary":
-        return binarizer, index.astype(dtype)[:, None]
-    return binarizer, np.eye(len(classes), dtype=dtype)[index]
+    return binarizer, _one_hot(binarizer, np.searchsorted(classes, y), dtype)
 
 
 def indicator(binarizer, y, dtype):
@@ -82,12 +79,16 @@ def indicator(binarizer, y, dtype):
         index = np.searchsorted(classes, y)
         # a label outside the classes has no column: the binarizer's own rule decides
         if np.array_equal(classes[np.minimum(index, len(classes) - 1)], y):
-            if binarizer.y_type_ == "binary":
-                return (index == 1).astype(dtype)[:, None]
-            Y = np.zeros((len(index), len(classes)), dtype)
-            Y[np.arange(len(index)), index] = 1
-            return Y
+            return _one_hot(binarizer, index, dtype)
     return binarizer.transform(y).astype(dtype)
+
+
+def _one_hot(binarizer, index, dtype):
+    """The indicator matrix of labels given by their ``index`` in ``binarizer.classes_``: one
+    column (the second class) for a binary target, one per class otherwise."""
+    if binarizer.y_type_ == "binary":
+        return (index == 1).astype(dtype)[:, None]
+    return np.eye(len(binarizer.classes_), dtype=dtype)[index]
 
 
 def _integer_labels(y):
