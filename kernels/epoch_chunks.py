@@ -4,9 +4,9 @@ A fit that calls its backend once per epoch takes Python's GIL back once per epo
 busy Python thread each time costs it up to the interpreter's switch interval. ``train_epochs``
 runs a run of K epochs in one call and writes the start state and each finished epoch's loss,
 step count and state (parameters and moments) into the caller's rows, so that the caller can go
-back to any of them
-(early stopping, a learning rate that depends on the epoch's figures) without running the epochs
-again. The CPU backend runs the whole run in one compiled, GIL-free call
+back to any of them (early stopping, a learning rate that depends on the epoch's figures) without
+running the epochs again; a stopping rule on the training loss ends the run where it stops the
+fit. The CPU backend runs the whole run in one compiled, GIL-free call
 (:mod:`fastbp.kernels.cpu.epoch`); the NumPy reference and the CUDA backend run it here, one
 ``train_epoch`` per epoch, which trains exactly as those calls would.
 
@@ -49,6 +49,8 @@ def check_run(state, batches, run):
         raise ValueError(f"batches.order must hold at least one order of at least one row; got "
                          f"shape {tuple(order.shape)}")
     _expect("run.losses", run.losses, (n_epochs,), np.float64)
+    if run.stop_rule is not None:
+        _expect("run.stop_rule", run.stop_rule, (5,), np.float64)
     _expect("run.steps", run.steps, (n_epochs + 1,), np.int64)
     for name in ("parameters", "moment_1", "moment_2"):
         vector = getattr(state, name)
@@ -111,4 +113,25 @@ def train_epochs(backend, arguments, run):
         if not np.isfinite(backend.to_host(run.parameters[e + 1])).all():
             return e, steps
         run.steps[e + 1] = steps_taken = steps
+        if run.stop_rule is not None and rule_stops(run.stop_rule, loss):
+            run.stop_rule[STOPPED] = 1.0
+            return e + 1, steps_taken
     return len(run.lrs), steps_taken
+
+
+#: The fields of :class:`~fastbp.kernels.records.EpochRun`'s ``stop_rule``, by position.
+PATIENCE, MIN_DELTA, BEST, WAIT, STOPPED = range(5)
+
+
+def no_rule():
+    """A ``stop_rule`` that never stops a run (the compiled epoch always takes one; it writes it)."""
+    return np.array([math.inf, 0.0, math.inf, 0.0, 0.0])
+
+
+def rule_stops(rule, loss):
+    """Count an epoch of finite ``loss`` in ``rule`` (an ``EpochRun.stop_rule``, updated in
+    place); whether its patience has run out."""
+    rule[WAIT] = rule[WAIT] + 1.0 if loss > rule[BEST] - rule[MIN_DELTA] else 0.0
+    if loss < rule[BEST]:
+        rule[BEST] = loss
+    return rule[WAIT] >= rule[PATIENCE]

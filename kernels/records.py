@@ -85,3 +85,10 @@ class EpochRun(NamedTuple):
     #                     e + 1 those after epoch e
     moment_1: object    # (K + 1, P), written likewise: the optimizer's moment_1
     moment_2: object    # (K + 1, len(moment_2)), written likewise: its moment_2
+    stop_rule: object = None  # float64 (5,) or None (no rule): a stopping rule on the epochs'
+    #                     loss, [patience, min_delta, best, wait, stopped]. After each epoch
+    #                     with a finite loss and weights, ``wait`` becomes 0 where the loss is at
+    #                     most ``best - min_delta`` and ``wait + 1`` otherwise, and a loss below
+    #                     ``best`` becomes ``best`` (both written in place); where ``wait``
+    #                     reaches ``patience`` the run ends after that epoch and writes 1 into
+    #                     ``stopped`` (which the caller sets to 0)

@@ -462,16 +462,19 @@ def train_epochs(state, network, batches, optimizer, penalty, dropout_seed, step
         the state the run starts from to ``parameters[0]``, ``moment_1[0]`` and ``moment_2[0]``,
         then ``steps_taken`` to ``steps[0]`` (a step count in a row says the row is whole); for
         each finished epoch ``e``, ``losses[e]`` (its mean loss, as :func:`train_epoch` returns
-        it), and the state and step count after it to the rows ``e + 1``.
+        it), and the state and step count after it to the rows ``e + 1``. Where ``stop_rule`` is
+        given, each such epoch's loss is counted in it, and the run ends after the epoch at
+        which its patience runs out, writing 1 into ``stop_rule[4]``.
 
     Returns
     -------
     epochs_done : int
-        The epochs finished with a finite loss and finite parameters, K unless one diverged: the
-        run then stops in epoch ``epochs_done``, whose ``losses`` entry holds its loss (NaN where a
-        batch's loss was not finite, which stops the epoch there; the epoch's finite mean loss
-        where only the parameters at its end are not) and whose state rows (``epochs_done + 1``)
-        are not meaningful.
+        The epochs finished with a finite loss and finite parameters, K unless one diverged or
+        the stopping rule ended the run after it: where one diverged, the run stops in epoch
+        ``epochs_done``, whose ``losses`` entry holds its loss (NaN where a batch's loss was not
+        finite, which stops the epoch there; the epoch's finite mean loss where only the
+        parameters at its end are not) and whose state rows (``epochs_done + 1``) are not
+        meaningful.
     steps_taken : int
         Optimizer steps taken after the run (at a stop, where the run stopped).
 

@@ -1,6 +1,6 @@
 """Shared test setup: an empty Numba cache of the suite's own, ``helpers`` importable whatever
-pytest's import mode, hypothesis's profiles, and its failure reports kept working under
-``filterwarnings = error``.
+pytest's import mode, hypothesis's profiles, its failure reports kept working under
+``filterwarnings = error``, and no fit's run sizes carried from one test to the next.
 
 The suite compiles into a new, empty ``NUMBA_CACHE_DIR`` (removed at exit), unless the variable is
 set already: code a developer's earlier checkout left in the kernels' ``__pycache__`` is never what
@@ -19,6 +19,8 @@ import pathlib
 import shutil
 import sys
 import tempfile
+
+import pytest
 
 if not os.environ.get("NUMBA_CACHE_DIR"):
     _NUMBA_CACHE = tempfile.mkdtemp(prefix="fastbp-tests-numba-cache-")
@@ -44,3 +46,13 @@ def pytest_configure(config):
     # crashes the whole session (INTERNALERROR) instead of reporting the failing example.
     config.addinivalue_line(
         "filterwarnings", "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
+
+
+@pytest.fixture(autouse=True)
+def _no_remembered_epoch_times(monkeypatch):
+    """Each test's fits size their runs as a process's first fit does: an earlier test's fit of
+    the same network would otherwise let the first run skip its timing epoch
+    (fastbp/training/runs.py), and a test's runs depend on the tests before it."""
+    runs = sys.modules.get("fastbp.training.runs")
+    if runs is not None:
+        monkeypatch.setattr(runs, "_SECONDS_PER_ROW", {})

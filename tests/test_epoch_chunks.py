@@ -47,6 +47,51 @@ def _run(backend, state, rng=None, lrs=LRS, orders=None):
     return done, steps, run, orders
 
 
+def _rule_replayed(rule, losses):
+    """Where ``fastbp.EarlyStopping`` on the training loss, with ``rule``'s patience, min_delta,
+    best and wait, stops the fit on ``losses``: (epochs trained, best, wait), or None."""
+    stopper = fastbp.EarlyStopping("loss", patience=int(rule[0]), min_delta=rule[1])
+    stopper.best, stopper.wait = rule[2], int(rule[3])
+    for epoch, loss in enumerate(losses):
+        if stopper.update(epoch, {"loss": loss})[1]:
+            return epoch + 1, stopper.best, stopper.wait
+    return None
+
+
+@pytest.mark.parametrize("name", list(BACKENDS))
+def test_a_run_ends_where_its_stopping_rule_stops_the_fit(name):
+    backend = BACKENDS[name]
+    lrs = [0.05] * 12
+    free, ruled = _state(np.float64, "adam"), _state(np.float64, "adam")
+    orders = np.stack([np.random.default_rng(e).permutation(N) for e in range(len(lrs))])
+    _, _, free_run, _ = _run(backend, free, lrs=lrs, orders=orders)
+    # a min_delta the losses stop clearing part way through; the rule starts from a best and a
+    # wait carried over from earlier runs
+    gains = -np.diff(np.concatenate([[np.inf], free_run.losses]))
+    min_delta = float(np.sort(gains)[len(gains) // 2])
+    rule = np.array([3.0, min_delta, free_run.losses[0] + 1.0, 1.0, 0.0])
+    expected = _rule_replayed(rule, free_run.losses)
+    assert expected is not None and expected[0] < len(lrs), "the rule never stopped the fit"
+    arguments = list(epoch_arguments(ruled))
+    arguments[2] = arguments[2]._replace(order=orders)
+    run = EpochRun(np.array(lrs), None, *_rows(ruled, len(lrs)), rule)
+    done, steps = backend.train_epochs(*arguments, run)
+    assert (done, rule[2], rule[3], rule[4]) == (expected[0], expected[1], expected[2], 1.0)
+    assert steps == 4 * done
+    np.testing.assert_array_equal(run.losses[:done], free_run.losses[:done])
+    np.testing.assert_array_equal(run.parameters[:done + 1], free_run.parameters[:done + 1])
+    np.testing.assert_array_equal(ruled["parameters"], free_run.parameters[done])
+    assert np.all(run.steps[done + 1:] == -7), "the run wrote epochs past its stop"
+    # a rule whose patience does not run out lets the run go to its end
+    patient = np.array([np.inf, min_delta, np.inf, 0.0, 0.0])
+    again = _state(np.float64, "adam")
+    arguments = list(epoch_arguments(again))
+    arguments[2] = arguments[2]._replace(order=orders)
+    assert backend.train_epochs(*arguments, EpochRun(np.array(lrs), None, *_rows(again, len(lrs)),
+                                                     patient))[0] == len(lrs)
+    assert patient[4] == 0.0 and patient[2] == free_run.losses.min()
+
+
 def _loop(backend, state, orders, lrs=LRS):
     """The same epochs as ``train_epoch`` calls; returns each epoch's loss and state."""
     losses, states = [], []
@@ -192,6 +237,7 @@ def test_a_run_refuses_rows_that_do_not_fit(name):
         "run.steps": good._replace(steps=np.zeros(4)),
         "run.losses": good._replace(losses=np.zeros(2)),
         "run.moment_1": good._replace(moment_1=np.zeros((P, 4)).T),
+        "run.stop_rule": good._replace(stop_rule=np.zeros(4)),
     }
     for field, run in bad.items():
         arguments[2] = arguments[2]._replace(order=np.zeros((1, N), np.int64))
@@ -233,11 +279,11 @@ class _Counted:
         return getattr(self._kernels, name)
 
 
-def _fit(monkeypatch, run_seconds, make, fit):
+def _fit(monkeypatch, run_seconds, make, fit, speculation=1.0):
     """``fit(model)`` with runs as long as ``run_seconds`` of training (0: one epoch each);
     returns what it trained, and the epochs of each backend call."""
     monkeypatch.setattr(training_runs, "RUN_SECONDS", run_seconds)
-    monkeypatch.setattr(training_runs, "SPECULATION", 1.0)
+    monkeypatch.setattr(training_runs, "SPECULATION", speculation)
     model = make()
     calls = []
     model._kernels = _Counted(model.kernels, calls)
@@ -339,6 +385,39 @@ def test_an_estimator_in_runs_is_bitwise_the_one_epoch_per_call(monkeypatch, cas
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_rule_on_the_training_loss_trains_no_epoch_past_its_stop(monkeypatch):
+    """Runs under a rule on the training loss are not cut to its patience, and the backend stops
+    them where it stops the fit: no epoch trained is thrown away (a rule on a validation figure
+    runs no further than its patience, as the early-stopping case above checks)."""
+    X, y = _data()
+    trained = []
+    real = cpu.train_epochs
+
+    def counted(*args):
+        done, steps = real(*args)
+        trained.append((len(args[-1].lrs), done))
+        return done, steps
+
+    def fit(model):
+        optimizer = fastbp.Adam(0.01)
+        rule = fastbp.EarlyStopping("loss", patience=3, min_delta=0.02)
+        return model.fit(X, y, epochs=300, batch_size=32, optimizer=optimizer, seed=1,
+                         early_stopping=rule), optimizer
+
+    epoch_by_epoch, _ = _fit(monkeypatch, 0.0, _model, fit)
+    monkeypatch.setattr(cpu, "train_epochs", counted)
+    # no run goes past what a rule certainly lets run, but one the backend applies
+    in_runs, _ = _fit(monkeypatch, 1e9, _model, fit, speculation=0.0)
+    kept = in_runs["ending"][2]
+    assert in_runs["ending"][0] and kept < 300, "the rule did not stop the fit"
+    assert sum(done for _, done in trained) == kept
+    assert max(size for size, _ in trained) > 3, "the runs were cut to the patience"
+    assert in_runs["history"] == epoch_by_epoch["history"]
+    assert in_runs["ending"] == epoch_by_epoch["ending"]
+    for found, expected in zip(in_runs["arrays"], epoch_by_epoch["arrays"]):
+        np.testing.assert_array_equal(found, expected)
+
+
 def test_run_sizes_follow_time_memory_and_the_stopping_rule(monkeypatch):
     monkeypatch.setattr(training_runs, "RUN_SECONDS", 0.1)
     monkeypatch.setattr(training_runs, "SPECULATION", 0.5)
@@ -356,6 +435,25 @@ def test_run_sizes_follow_time_memory_and_the_stopping_rule(monkeypatch):
     assert sizes.next(50) == 20
     assert training_runs.RunSizes(training_runs.MEMORY_BYTES // 4, False).most == 3
     assert training_runs.RunSizes(1000, one_at_a_time=True).most == 1
+    # the fit's last epochs join a run where they would make less than half a run of their own
+    assert sizes.next(24) == 24 and sizes.next(31) == 20
+    # the calling thread's CPU time, where less than the run's time: the rest was a wait
+    sizes.timed(0.1, 10, cpu_seconds=0.005)
+    assert sizes.next(500) == 200
+
+
+def test_a_fit_of_the_same_work_starts_from_the_time_per_row_measured(monkeypatch):
+    monkeypatch.setattr(training_runs, "RUN_SECONDS", 0.1)
+    monkeypatch.setattr(training_runs, "_SECONDS_PER_ROW", {})
+    first = training_runs.RunSizes(1000, False, work=("network a", 100))
+    assert first.next(500) == 1
+    first.timed(0.01, 1)  # 1e-4 s per row
+    same = training_runs.RunSizes(1000, False, work=("network a", 200))  # 20 ms an epoch
+    assert same.next(500) == 5
+    same.timed(0.1, 1)  # its own first timing replaces what it started from
+    assert same.next(500) == 1
+    assert training_runs.RunSizes(1000, False, work=("network b", 100)).next(500) == 1
+    assert training_runs.RunSizes(1000, False).next(500) == 1
 
 
 def test_the_stopping_rule_says_how_many_epochs_it_certainly_lets_run():

@@ -18,6 +18,9 @@ TARGETS = {
     "multiclass uint8, three classes": np.array([9, 4, 4, 200, 9], np.uint8),
     "binary int64": RNG.integers(0, 2, 50),
     "binary, labels 5 and -1": np.array([5, -1, -1, 5, 5]),
+    "binary uint64": np.array([7, 2, 2, 7], np.uint64),
+    "multiclass, one label far above the others": np.array([0, 3, 10**9, 3, 0]),
+    "binary int16, labels 0 and 1000": np.array([1000, 0, 0], np.int16),
     # the binarizer's own path
     "one class": np.array([4, 4, 4]),
     "strings": np.array(["b", "a", "c", "a"]),

@@ -121,7 +121,11 @@ class _Loop:
         self.rng = rng
         self.states = States(k, self.state)
         row_bytes = 2 * States.row_bytes(self.state) + (8 * n if plan.shuffle else 0)
-        self.sizes = RunSizes(row_bytes, bool(plan.callbacks) or self.weights is not None)
+        network = model.network
+        work = ((k.__name__, tuple(network.widths), tuple(network.activations),
+                 tuple(network.dropout), network.loss, np.dtype(model.dtype).str, plan.batch_size,
+                 type(plan.optimizer).__name__, plan.shuffle), n)
+        self.sizes = RunSizes(row_bytes, bool(plan.callbacks) or self.weights is not None, work)
         self.history = History(self.name)
         self.progress = Progress(plan.verbose, plan.epochs)
         plan.schedule.reset()
@@ -189,18 +193,21 @@ class _Loop:
         schedule changes course or the loss diverges."""
         plan, k, opt = self.plan, self.k, self.plan.optimizer
         stopper = plan.stopper
-        size = self.sizes.next(plan.epochs - self.epoch,
-                               math.inf if stopper is None else stopper.epochs_before_stop())
+        # a rule on the training loss ends the run where it stops the fit; another is computed
+        # here, between runs, which then run no further than it certainly lets the fit go
+        rule = None if stopper is None else stopper.run_rule()
+        size = self.sizes.next(plan.epochs - self.epoch, math.inf if rule is not None or
+                               stopper is None else stopper.epochs_before_stop())
         order, rng, size = self.orders.take(size)
         lrs = [self._lr(self.epoch + j) for j in range(size)]
         if self.weights is not None:
             order = np.arange(self.n, dtype=np.int64) if not plan.shuffle else \
                 self.rng.permutation(self.n).astype(np.int64)
             order = order.reshape(1, self.n)
-        run = epoch_run(lrs, rng, self.states.rows(self.epoch, size))
+        run = epoch_run(lrs, rng, self.states.rows(self.epoch, size), rule)
         arguments = (self.state, self.network, Batches(*self.data, order, plan.batch_size),
                      opt.settings(lrs[0]), plan.penalty, self.dropout_seed, opt.steps)
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         # an overflow shows as a non-finite loss or weights, which the run reports
         with np.errstate(over="ignore", invalid="ignore"):
             if self.weights is None:
@@ -209,20 +216,23 @@ class _Loop:
                 done, steps = weighted_runs_epoch(k, arguments, run, self.weights)
         seconds = time.perf_counter() - start
         self.settled = False
-        ran = done + (done < size)  # a diverged epoch ran too, in part
-        self.sizes.timed(seconds, ran)
+        stopped_by_rule = rule is not None and run.stop_rule[-1] != 0
+        diverged = done < size and not stopped_by_rule
+        ran = done + diverged  # a diverged epoch ran too, in part
+        self.sizes.timed(seconds, ran, time.thread_time() - start_cpu)
         opt.steps = steps
         for j in range(done):
             self._record_trained(j, run, seconds / ran)
             if self.stopped or (j + 1 < done and self._lr(self.epoch) != lrs[j + 1]):
                 # the fit stops here, or the next epoch's rate is not the one the run trained
-                # with (a schedule that follows the figures): back to this epoch's end
-                if j + 1 < size:
+                # with (a schedule that follows the figures): back to this epoch's end, unless
+                # the run ended there
+                if j + 1 < done or diverged:
                     self._go_back(self.epoch)
                 self.orders.trained(j + 1)
                 return
         self.orders.trained(done)
-        if done < size:
+        if diverged:
             self._diverge(float(run.losses[done]), lrs[done], seconds / ran)
 
     def _record_trained(self, j, run, seconds):

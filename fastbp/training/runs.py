@@ -8,8 +8,9 @@ epochs one by one as it always did (figures, schedule, stopping rule); where it 
 where the schedule's rate for the next epoch turns out other than the run assumed, it goes back to
 that epoch's state, which the run wrote.
 
-* :class:`RunSizes`: epochs per run, by time. The first run trains one epoch and times it; then
-  each run aims at :data:`RUN_SECONDS`, within the epochs left and :data:`MEMORY_BYTES` of rows.
+* :class:`RunSizes`: epochs per run, by time. The first run trains one epoch and times it (unless
+  an earlier fit of the same network and batches in this process timed it); then each run aims at
+  :data:`RUN_SECONDS`, within the epochs left and :data:`MEMORY_BYTES` of rows.
 * :class:`Orders`: each epoch's visiting order, drawn by the run that trains it; the orders a run
   drew beyond a cut are kept for the next run, so the generator is used as a loop of
   ``rng.permutation`` calls would use it (a fit that stops early may leave it advanced by the
@@ -20,6 +21,7 @@ that epoch's state, which the run wrote.
 """
 
 import math
+import time
 from typing import NamedTuple
 
 import numpy as np
@@ -28,8 +30,9 @@ from ..kernels.records import Batches, EpochRun
 from .data import weighted_batch_runs
 
 #: Seconds of training a run aims at. Beside a busy Python thread the fit waits up to 5 ms for
-#: the GIL once per run, a twentieth of this (benchmarks/gil_probe.py measures it).
-RUN_SECONDS = 0.1
+#: the GIL once per run, a fortieth of this (benchmarks/gil_probe.py measures it); a Ctrl-C, or
+#: the progress bar, waits up to this long for the run to end.
+RUN_SECONDS = 0.2
 
 #: The share of a run that may lie beyond the epochs the stopping rule certainly lets run
 #: (:meth:`fastbp.EarlyStopping.epochs_before_stop`): epochs an early stop throws away, at most
@@ -37,6 +40,10 @@ RUN_SECONDS = 0.1
 #: trained up to 40% more epochs than they kept; with a bound of 0 every run would end at the
 #: patience (eleven epochs for the estimators' default), twice as many runs as at 0.5.
 SPECULATION = 0.5
+
+#: A run takes the fit's last epochs too where they would make a run of less than this share of
+#: its own: each run costs a wait for the GIL, however few epochs it trains.
+TAIL = 0.5
 
 #: Most bytes of rows a fit keeps for its runs: the states of two runs and the orders of one.
 MEMORY_BYTES = 64 * 2**20
@@ -52,30 +59,62 @@ class RunSizes:
     one_at_a_time : bool
         Train one epoch per run (where Python must act between epochs: callbacks, an epoch cut
         by batches without weight).
+    work : tuple (hashable, int) or None
+        What an epoch's time depends on besides its rows (the backend, network, batch size,
+        dtype, optimizer), and the rows: the fits of this process with the same first element
+        remember the time per row the last one measured, and their first run aims at
+        :data:`RUN_SECONDS` by it instead of training one epoch to time it (one wait for the GIL
+        fewer per fit of a grid search or a cross-validation). None: forget nothing, remember
+        nothing.
     """
 
-    def __init__(self, row_bytes, one_at_a_time):
+    def __init__(self, row_bytes, one_at_a_time, work=None):
         self.most = 1 if one_at_a_time else max(1, MEMORY_BYTES // max(row_bytes, 1) - 1)
-        self.epoch_seconds = None  # unknown until a run has been timed
+        self._work = work
+        known = None if work is None else _SECONDS_PER_ROW.get(work[0])
+        # until a run of this fit has been timed: None (unknown), or what an earlier fit timed
+        self.epoch_seconds = None if known is None else known * work[1]
+        self._timed = False
 
     def next(self, epochs_left, before_stop=math.inf):
         """Epochs of the next run: 1 until an epoch has been timed; then as many as take
-        :data:`RUN_SECONDS`, cut to the ``before_stop`` epochs that the stopping rule certainly
+        :data:`RUN_SECONDS` (or the fit's last epochs, where fewer than :data:`TAIL` of that
+        many would be left), cut to the ``before_stop`` epochs that the stopping rule certainly
         lets run, or to :data:`SPECULATION` of them if that is more (and to ``epochs_left``)."""
         if self.epoch_seconds is None:
             return 1
         wanted = int(RUN_SECONDS / max(self.epoch_seconds, 1e-9))
+        if epochs_left - wanted < wanted * TAIL:  # not a short run of its own at the end
+            wanted = epochs_left
         wanted = min(wanted, max(before_stop, math.ceil(wanted * SPECULATION)))
         return int(max(1, min(wanted, self.most, epochs_left)))
 
-    def timed(self, seconds, epochs):
-        """A run of ``epochs`` epochs took ``seconds``: the epoch takes the least time per epoch
-        of the runs so far, as a run's time also holds the wait for the GIL after it (up to the
-        switch interval beside a busy Python thread, more than a small network's epoch)."""
+    def timed(self, seconds, epochs, cpu_seconds=None):
+        """A run of ``epochs`` epochs took ``seconds``, of which the calling thread spent
+        ``cpu_seconds`` on a CPU. A run's time also holds the wait for the GIL after it (up to
+        the switch interval beside a busy Python thread, more than a small network's epoch), which
+        takes no CPU: the epoch takes the least time per epoch of this fit's runs, by the
+        calling thread's CPU time where it is the lesser and the clock resolves it."""
         if epochs > 0:
+            if cpu_seconds is not None and _THREAD_CLOCK_RESOLVES:
+                seconds = min(seconds, cpu_seconds)
             per_epoch = seconds / epochs
-            self.epoch_seconds = per_epoch if self.epoch_seconds is None else \
+            self.epoch_seconds = per_epoch if not self._timed else \
                 min(self.epoch_seconds, per_epoch)
+            self._timed = True
+            if self._work is not None:
+                if len(_SECONDS_PER_ROW) >= _REMEMBERED:
+                    _SECONDS_PER_ROW.clear()
+                _SECONDS_PER_ROW[self._work[0]] = self.epoch_seconds / max(self._work[1], 1)
+
+
+#: Whether ``time.thread_time`` resolves a short run (it ticks every 15.6 ms on some systems).
+_THREAD_CLOCK_RESOLVES = time.get_clock_info("thread_time").resolution <= 1e-4
+
+#: An epoch's seconds per row, by what else its time depends on (:class:`RunSizes`'s ``work``),
+#: as this process's last fit of each measured it; at most _REMEMBERED of them.
+_SECONDS_PER_ROW = {}
+_REMEMBERED = 256
 
 
 class Orders:
@@ -249,7 +288,7 @@ def weighted_runs_epoch(k, arguments, run, weights):
     return 1, steps
 
 
-def epoch_run(lrs, rng, rows):
+def epoch_run(lrs, rng, rows, stop_rule=None):
     """The :class:`~fastbp.kernels.records.EpochRun` of ``lrs`` (a list of floats), the
-    generator (or None) and :meth:`States.rows`."""
-    return EpochRun(np.array(lrs, np.float64), rng, *rows)
+    generator (or None), :meth:`States.rows` and the stopping rule (or None)."""
+    return EpochRun(np.array(lrs, np.float64), rng, *rows, stop_rule)

@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 from ..validation import check_non_negative_float, check_positive_int
 
 #: The figures a fit can log, with their Keras names: each model's metric is ``accuracy`` (the
@@ -86,6 +88,29 @@ class EarlyStopping:
             At least 1 (infinite for an infinite patience).
         """
         return max(1, self.patience - self.wait)
+
+    def run_rule(self):
+        """This rule as a run of epochs applies it in the backend, where it watches the training
+        loss: a run then ends at the epoch at which the rule stops the fit, and needs not stop
+        at :meth:`epochs_before_stop`.
+
+        Returns
+        -------
+        ndarray of float64, shape (5,), or None
+            ``[patience, min_delta, best, wait, 0]``, the
+            :class:`~fastbp.kernels.records.EpochRun` field ``stop_rule``; None where the rule
+            watches another figure (Python computes it between runs).
+
+        Examples
+        --------
+        >>> EarlyStopping("loss", patience=3, min_delta=0.01).run_rule()
+        array([3.  , 0.01,  inf, 0.  , 0.  ])
+        >>> EarlyStopping("val_loss").run_rule() is None
+        True
+        """
+        if self.monitor != "loss":
+            return None
+        return np.array([self.patience, self.min_delta, self.best, self.wait, 0.0])
 
     def update(self, epoch, logs):
         """Record ``epoch``'s figures.

@@ -42,7 +42,7 @@ from .blas import affine, gemm
 from .calls import call_train_rows, call_update_chunk
 from .sync import atomic_add, take, wait_for
 from .threads import training_session, pool, split
-from ..epoch_chunks import check_run
+from ..epoch_chunks import check_run, no_rule
 from ..records import Batches, EpochRun, TrainingState
 from .orders import draw_order, orders_for
 from .training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
@@ -109,6 +109,7 @@ class Run(NamedTuple):
     moment_1: np.ndarray    # (K + 1, P), written likewise
     moment_2: np.ndarray    # (K + 1, len(moment_2)), written likewise
     first_step: int         # optimizer steps taken before the run
+    stop_rule: np.ndarray   # float64 (5,): EpochRun.stop_rule (an infinite patience: none)
 
 
 class Workspace(NamedTuple):
@@ -385,7 +386,11 @@ def _epoch_worker(worker, network, kernels, data, update, state, workspace, drop
                     elif _end_epoch(state, run, e, tally[1] / n, first_step + n_batches):
                         tally[1] = 0.0
                         sync[_EPOCHS] = e + 1
-                        atomic_add(sync, _OPEN, 1)  # after the epoch's rows: they are read next
+                        if _rule_stops(run.stop_rule, run.losses[e]):
+                            run.stop_rule[_RULE_STOPPED] = 1.0
+                            _stop(sync, run.losses, e, run.losses[e], first_step + n_batches)
+                        else:  # after the epoch's rows: they are read next
+                            atomic_add(sync, _OPEN, 1)
                     else:
                         _stop(sync, run.losses, e, tally[1] / n, first_step + n_batches)
     if wait_for(sync, _OPEN, 2 * n_epochs * n_batches + 1, _STOP):
@@ -408,6 +413,20 @@ def _end_epoch(state, run, e, loss, step):
     finite (they are written either way)."""
     run.losses[e] = loss
     return _save_state(state, run, e + 1, step) and np.isfinite(loss)
+
+
+#: The fields of EpochRun.stop_rule (kernels/epoch_chunks.py names them for the other backends).
+_PATIENCE, _MIN_DELTA, _BEST, _WAIT, _RULE_STOPPED = range(5)
+
+
+@inline
+def _rule_stops(rule, loss):
+    """Count an epoch of finite ``loss`` in the stopping rule (updated in place); whether its
+    patience has run out."""
+    rule[_WAIT] = rule[_WAIT] + 1.0 if loss > rule[_BEST] - rule[_MIN_DELTA] else 0.0
+    if loss < rule[_BEST]:
+        rule[_BEST] = loss
+    return rule[_WAIT] >= rule[_PATIENCE]
 
 
 @internal
@@ -526,7 +545,8 @@ def split_epochs(n_shards, n_chunks, arguments, threads=None):
             Update(settings.optimizer, optimizer_hyper(optimizer), settings.l2, settings.l1),
             TrainingState(*state), workspace, dropout,
             Run(np.asarray(run.lrs, np.float64), orders_for(run.rng, batches.order), run.losses,
-                run.steps, run.parameters, run.moment_1, run.moment_2, int(steps_taken)))
+                run.steps, run.parameters, run.moment_1, run.moment_2, int(steps_taken),
+                no_rule() if run.stop_rule is None else run.stop_rule))
     if entry is None:
         entry = _entry_point(args)
         _last_epoch.value = _last_epoch.value._replace(run=entry)
