@@ -8,6 +8,8 @@ defaults).
 
 import math
 
+import numpy as np
+
 from .names import choice
 
 
@@ -35,15 +37,33 @@ def initializer_name(name):
     return choice("init", name, tuple(INITIALIZERS))
 
 
-def draw(rng, n_in, n_out, activation, init, dtype):
-    """Draw ``(W, b)`` uniformly in ``[-bound, bound]``, the scikit-learn way (biases too).
+def draw(rng, W, b, activation, init):
+    """Fill ``W`` and ``b`` with draws uniform in ``[-bound, bound]``, the scikit-learn way (biases
+    too): float64 draws, ``W``'s then ``b``'s, rounded to the arrays' dtype as they are written
+    (each a pass over the layer: beside a busy Python thread, every NumPy pass over a large array
+    may cost a wait for the GIL).
 
-    Returns
-    -------
+    Parameters
+    ----------
+    rng : numpy.random.Generator
     W : ndarray, shape (n_in, n_out)
+        Written: a model's view of the layer's weights.
     b : ndarray, shape (n_out,)
+        Written: its biases.
+    activation, init : str
+        The layer's activation and initialiser (:data:`INITIALIZERS`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W, b = np.empty((2, 3), np.float32), np.empty(3, np.float32)
+    >>> draw(np.random.default_rng(0), W, b, "relu", "glorot_uniform")
+    >>> bool(np.all(np.abs(W) <= glorot_uniform_bound(2, 3, "relu")))
+    True
     """
+    n_in, n_out = W.shape
     bound = INITIALIZERS[init](n_in, n_out, activation)
-    W = rng.uniform(-bound, bound, size=(n_in, n_out)).astype(dtype)
-    b = rng.uniform(-bound, bound, size=n_out).astype(dtype)
-    return W, b
+    # one call draws what two, W's then b's, would
+    values = rng.uniform(-bound, bound, size=n_in * n_out + n_out)
+    np.copyto(W, values[:n_in * n_out].reshape(n_in, n_out))
+    np.copyto(b, values[n_in * n_out:])

@@ -215,13 +215,22 @@ class Dense:
     def _build(self, rng, draw, W_view, b_view):
         """Bind the layer to views of a model's parameter vector, filling them with the values the
         user assigned or, failing that, fresh draws. ``draw`` is None where neither this layer
-        nor any after it draws: then ``rng`` need not advance past what it would draw here."""
-        W, b = (None, None) if draw is None else \
-            draw(rng, self.n_in, self.n_out, self.activation, self.init, W_view.dtype)
-        W = W if self._W is None else self._W
-        b = b if self._b is None else self._b
+        nor any after it draws: then ``rng`` need not advance past what it would draw here.
+
+        Each value is written in one pass: the draws are finite, and the values assigned were
+        checked when they were (float64 copies), so that only their rounding to the model's
+        dtype can overflow. A value that does leaves the layer as it was."""
+        if draw is not None:
+            draw(rng, W_view, b_view, self.activation, self.init)
+        for name, value, view in (("W", self._W, W_view), ("b", self._b, b_view)):
+            if value is not None:
+                with np.errstate(over="raise"):
+                    try:
+                        np.copyto(view, value)
+                    except FloatingPointError:
+                        raise ValueError(f"{name} contains NaN or infinity (after conversion to "
+                                         f"{view.dtype})") from None
         self._dtype, self._W, self._b = W_view.dtype, W_view, b_view
-        self.W, self.b = W, b
 
     def _widths(self):
         """``Dense(n_in, n_out`` as the constructor's rule reads it back (one width: ``n_out``)."""

@@ -97,13 +97,18 @@ class Sequential(Passes, Evaluation, GradientCheck, Training, Persistence):
         #: samples trained on across fits: the clock of the ``invscaling`` schedule
         self.samples_seen = 0
         self.stop_training = False
+        before = _layer_states(self.layers)
         self._claim_layers()  # every check passed: only now may the layers be changed
         #: every parameter in one vector (see fastbp.kernels.layout), None until built; layers
         #: hold views of it
         self._dims = self._theta = None
         self._seed = seed  # drawn from at the build, then dropped
         if self.layers[0]._n_in is not None:
-            self.build(self.layers[0]._n_in)
+            try:
+                self.build(self.layers[0]._n_in)
+            except Exception:  # a value assigned to a layer overflows the dtype: free the layers
+                _restore_layer_states(self.layers, before)
+                raise
 
     def _claim_layers(self):
         """Give each layer without an input width the previous layer's, and mark the layers as
@@ -151,6 +156,7 @@ class Sequential(Passes, Evaluation, GradientCheck, Training, Persistence):
                 raise ValueError(f"this model is built for {self.n_inputs} inputs; got "
                                  f"{n_inputs}")
             return
+        before = _layer_states(self.layers)
         self.layers[0]._set_input_width(n_inputs)
         self._dims = np.array([n_inputs] + [layer.n_out for layer in self.layers], np.int64)
         theta = np.empty(layout.parameter_offsets(self._dims)[-1], self.dtype)
@@ -160,8 +166,14 @@ class Sequential(Passes, Evaluation, GradientCheck, Training, Persistence):
         # skipped, and the generator still gives every drawing layer what it always gave
         drawing = [layer.W is None or layer.b is None for layer in self.layers]
         last_drawing = max((i for i, d in enumerate(drawing) if d), default=-1)
-        for i, (layer, (W, b)) in enumerate(zip(self.layers, layout_views(theta, self._dims))):
-            layer._build(rng, initializers.draw if i <= last_drawing else None, W, b)
+        try:
+            for i, (layer, (W, b)) in enumerate(zip(self.layers, layout_views(theta,
+                                                                              self._dims))):
+                layer._build(rng, initializers.draw if i <= last_drawing else None, W, b)
+        except Exception:  # a layer's assigned value overflows the dtype: none is built
+            _restore_layer_states(self.layers, before)
+            self._dims = None
+            raise
         self._theta, self._seed = theta, None
 
     def _check_built(self):
@@ -367,3 +379,15 @@ def _dtype_name(dtype):
 def layout_views(vector, dims):
     """``[(W, b), ...]`` views of a parameter vector for the widths ``dims``."""
     return list(zip(*layout.parameter_views(vector, dims)))
+
+
+def _layer_states(layers):
+    """Each layer's attributes, for :func:`_restore_layer_states`."""
+    return [dict(vars(layer)) for layer in layers]
+
+
+def _restore_layer_states(layers, states):
+    """Put the layers' attributes back as :func:`_layer_states` saw them."""
+    for layer, state in zip(layers, states):
+        layer.__dict__.clear()
+        layer.__dict__.update(state)

@@ -120,7 +120,8 @@ def check_y(y, n_samples, n_outputs, loss, dtype):
     Integer class labels for ``cross_entropy`` become one-hot rows.
     """
     numeric_array = type(y) is np.ndarray and y.dtype.kind in "biuf" and y.ndim in (1, 2)
-    if not (numeric_array and y.size and all_finite(y)):
+    # integers are finite: no pass over them (each may wait for the GIL beside a busy thread)
+    if not (numeric_array and y.size and (y.dtype.kind in "biu" or all_finite(y))):
         from sklearn.utils.validation import check_array
 
         with np.errstate(over="ignore", invalid="ignore"):  # as in check_X
@@ -142,9 +143,7 @@ def check_y(y, n_samples, n_outputs, loss, dtype):
         if y.min() < 0 or y.max() >= n_outputs:
             raise ValueError(f"class labels must lie in [0, {n_outputs}) for a model with "
                              f"{n_outputs} outputs; got labels from {y.min()} to {y.max()}")
-        onehot = np.zeros((n_samples, n_outputs), dtype=dtype)
-        onehot[np.arange(n_samples), y] = 1
-        return onehot
+        return np.eye(n_outputs, dtype=dtype)[y]  # one pass over the labels
     if y.ndim == 1:
         if n_outputs != 1:
             raise ValueError(f"y has shape {y.shape}, but the model has {n_outputs} outputs: "

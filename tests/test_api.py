@@ -270,6 +270,22 @@ def test_initialisation_bounds(activation, init, bound):
     assert np.std(W) == pytest.approx(bound / math.sqrt(3), rel=0.02)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_seed_draws_the_weights_rng_uniform_draws_layer_by_layer(dtype):
+    """The initial weights of a seed: each layer's W, then its b, as ``Generator.uniform`` draws
+    them in float64, rounded to the model's dtype (the build draws both in one call and writes
+    them into the model's vector as it rounds them)."""
+    model = fastbp.Sequential([fastbp.Dense(7, 5, "tanh"), fastbp.Dense(5, 3, "sigmoid",
+                                                                       init="he_uniform")],
+                              dtype=dtype, seed=11)
+    rng = np.random.default_rng(11)
+    for layer, bound in zip(model.layers, (math.sqrt(6 / 12), math.sqrt(6 / 5))):
+        W = rng.uniform(-bound, bound, (layer.n_in, layer.n_out)).astype(dtype)
+        b = rng.uniform(-bound, bound, layer.n_out).astype(dtype)
+        np.testing.assert_array_equal(layer.W, W)
+        np.testing.assert_array_equal(layer.b, b)
+
+
 def test_import_loads_neither_numba_nor_sklearn():
     """The structural half of the 'import fastbp under 1 s' target (no timings in tests/); Dask
     only with ``fastbp.dask``."""

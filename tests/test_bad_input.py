@@ -146,6 +146,31 @@ def test_non_finite_or_non_numeric_parameter_assignment():
         model.layers[0].b = np.array(["a"] * 4)
 
 
+def test_a_value_the_dtype_rounds_to_infinity_at_the_build_leaves_the_layers_as_they_were():
+    layer, out = fastbp.Dense(3, 4, "relu"), fastbp.Dense(4, 2)
+    layer.W = np.full((3, 4), 1e39)  # finite in float64, not in float32
+    with pytest.raises(ValueError, match=r"W contains NaN or infinity \(after conversion to "
+                                         r"float32\)"):
+        fastbp.Sequential([layer, out], dtype="float32", seed=0)
+    model = fastbp.Sequential([layer, out], dtype="float64", seed=0)  # the layers are free
+    assert model.layers[0].W[0, 0] == 1e39 and model.layers[0].W.dtype == np.float64
+    # built later, for the width of the first fit or an explicit build: the model stays unbuilt
+    first, second = fastbp.Dense(4, activation="relu"), fastbp.Dense(4, 2)
+    second.b = np.array([1.0, -1e39])
+    model = fastbp.Sequential([first, second], dtype="float32", seed=0)
+    with pytest.raises(ValueError, match=r"b contains NaN or infinity \(after conversion to "
+                                         r"float32\)"):
+        model.build(3)
+    assert not model.built and first.W is None
+    with pytest.raises(fastbp.NotBuiltError):  # its input width is unknown again
+        first.n_in
+    np.testing.assert_array_equal(second.b, [1.0, -1e39])
+    second.b = np.array([1.0, -1.0])
+    model.build(3)
+    assert model.built and model.n_inputs == 3
+    np.testing.assert_array_equal(model.layers[1].b, np.array([1.0, -1.0], np.float32))
+
+
 # ---- X --------------------------------------------------------------------------------------
 
 def test_X_of_the_wrong_width():

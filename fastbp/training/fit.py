@@ -69,7 +69,7 @@ def fit(model, X, y, *, epochs=1, batch_size=32, optimizer="adam", schedule=None
     X, Y, w, validation = split_validation(X, Y, w, validation_data, validation_split, model)
     _check_monitors(stopper, schedule, metric_name(loss_code), validation is not None,
                     train_metric)
-    if not np.any(w > 0):
+    if sample_weight is not None and not np.any(w > 0):  # equal weights are positive
         raise ValueError("every training sample weight is zero (after the validation split and "
                          "the conversion to the model's dtype): no batch has anything to learn")
     n = X.shape[0]
