@@ -151,8 +151,10 @@ class BaseMLP(Solvers, BaseEstimator):
             layer = Dense(n_in, n_out, self.out_activation_ if last else self.activation,
                           dropout=0.0 if last else self.dropout)
             bound = glorot_uniform_bound(n_in, n_out, hidden)
-            layer.W = random_state.uniform(-bound, bound, (n_in, n_out))
-            layer.b = random_state.uniform(-bound, bound, n_out)
+            # one call draws what scikit-learn's two, the weights' then the biases', draw
+            values = random_state.uniform(-bound, bound, n_in * n_out + n_out)
+            layer.W = values[:n_in * n_out].reshape(n_in, n_out)
+            layer.b = values[n_in * n_out:]
             layers.append(layer)
         return Sequential(layers, loss=OUTPUT_LOSS[self.out_activation_], dtype=dtype,
                           backend=self.backend, seed=0)
