@@ -9,7 +9,8 @@ GIL back a fixed few times runs nearly as fast beside such a thread as alone.
 (hidden_layer_sizes=(128,), max_iter=100)`` on scikit-learn's digits) alone and beside a busy
 thread, interleaved, in this process; ``busy wide`` the same for a 40,000 x 100 float32 set and a
 100-256-128-10 network trained 3 epochs; ``pair digits`` two digits fits in two threads against
-the same two one after the other, checking that the weights are bitwise those of a fit alone.
+the same two one after the other, checking that the weights are bitwise those of a fit alone;
+``trace digits`` (or ``wide``) where the fit beside a busy thread waits (:func:`trace`).
 ``python -m benchmarks.gil_probe all`` runs each in ``PROCESSES`` fresh processes and reports the
 best ratio of each (set ``NUMBA_NUM_THREADS=1`` for one thread per fit). Timings are same-run
 ratios; the machine's other load shifts them: where it leaves fewer than two free cores, the busy
@@ -163,6 +164,42 @@ def pair(name):
             "speedup": min(sequential) / min(together), "bitwise_same": bool(same)}
 
 
+def trace(name):
+    """Where the fit waits beside a busy thread: each gap of over ``TRACE_GAP_S`` between two
+    events that a profiling hook (``sys.setprofile``) sees in the fit's thread, with where it
+    fell. A gap longer than twice the switch interval is a run of epochs and the wait after it;
+    the others are waits for the GIL after a NumPy call released it (or the interpreter made the
+    fit hand it over). The hook's own cost makes the fit slower: count the gaps, not the time."""
+    case = CASES[name]()
+    _fit(case)
+    gaps, last = [], [0.0]
+
+    def hook(frame, event, arg):
+        now = time.perf_counter()
+        if now - last[0] > TRACE_GAP_S:
+            code = frame.f_code
+            gaps.append({"ms": round(1e3 * (now - last[0]), 1), "event": event,
+                         "call": getattr(arg, "__name__", None),
+                         "where": f"{code.co_filename.rsplit(os.sep, 1)[-1]}:{frame.f_lineno} "
+                                  f"{code.co_name}"})
+        last[0] = time.perf_counter()
+
+    with BusyThread():
+        last[0] = time.perf_counter()
+        sys.setprofile(hook)
+        try:
+            _fit(case)
+        finally:
+            sys.setprofile(None)
+    runs = sum(gap["ms"] > 2e3 * sys.getswitchinterval() for gap in gaps)
+    return {"runs": runs, "other_waits": len(gaps) - runs, "gaps": gaps}
+
+
+#: The shortest gap ``trace`` reports: more than the hook's cost between two events, less than
+#: the switch interval a wait for the GIL takes beside a busy thread.
+TRACE_GAP_S = 0.003
+
+
 def _in_fresh_processes(mode, name):
     results = []
     for _ in range(PROCESSES):
@@ -190,7 +227,7 @@ def main(argv):
                       flush=True)
         return
     mode, name = argv
-    print(json.dumps({"busy": busy, "pair": pair}[mode](name)), flush=True)
+    print(json.dumps({"busy": busy, "pair": pair, "trace": trace}[mode](name)), flush=True)
 
 
 if __name__ == "__main__":

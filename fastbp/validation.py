@@ -140,7 +140,8 @@ def check_y(y, n_samples, n_outputs, loss, dtype):
             raise TypeError("cross_entropy takes integer class labels of shape (n_samples,) or "
                             f"one-hot targets of shape (n_samples, {n_outputs}); got {y.dtype} "
                             f"labels of shape {y.shape}")
-        if y.min() < 0 or y.max() >= n_outputs:
+        # read as unsigned, a negative label is above every class: one pass finds both kinds
+        if y.view(y.dtype.str.replace("i", "u")).max() >= n_outputs:
             raise ValueError(f"class labels must lie in [0, {n_outputs}) for a model with "
                              f"{n_outputs} outputs; got labels from {y.min()} to {y.max()}")
         return np.eye(n_outputs, dtype=dtype)[y]  # one pass over the labels

@@ -253,6 +253,9 @@ def test_y_of_the_wrong_shape_for_cross_entropy():
         classifier().loss(X, [0, 1, -1, 0])
     with pytest.raises(ValueError, match=r"labels from 0 to 2"):
         classifier().loss(X, [0, 1, 2, 0])
+    for dtype in (np.int8, np.int16, np.int32):  # the smallest of each width, too
+        with pytest.raises(ValueError, match=rf"labels from {np.iinfo(dtype).min} to 1"):
+            classifier().loss(X, np.array([0, 1, np.iinfo(dtype).min, 0], dtype))
     with pytest.raises(ValueError, match=r"probability rows summing to 1; row 1 sums to 1.5"):
         classifier().loss(X, [[1, 0], [0.5, 1], [0, 1], [1, 0]])
 

@@ -73,7 +73,8 @@ class Optimizer:
         """Zero state for a parameter vector of ``n_params`` in ``dtype`` unless it already fits."""
         if self._moments is None or self._moments[0].shape != (n_params,) or \
                 self._moments[0].dtype != dtype:
-            self._moments = (np.zeros(n_params, dtype), np.zeros(n_params, dtype))
+            zeros = np.zeros((2, n_params), dtype)  # one allocation: one wait for the GIL
+            self._moments = (zeros[0], zeros[1])
             self.steps = 0
         return self._moments
 
