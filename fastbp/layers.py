@@ -249,3 +249,32 @@ class Dense:
 Dense.__init__.__signature__ = inspect.Signature(
     [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
      *_TWO_WIDTHS.parameters.values()])
+
+
+def layer_states(layers):
+    """Each layer's attributes, for :func:`restore_layer_states`: what a call that changes the
+    layers (a model's build, a fit) puts back when it raises.
+
+    Parameters
+    ----------
+    layers : list of Dense
+
+    Returns
+    -------
+    list of dict
+    """
+    return [dict(vars(layer)) for layer in layers]
+
+
+def restore_layer_states(layers, states):
+    """Put the layers' attributes back as :func:`layer_states` saw them.
+
+    Parameters
+    ----------
+    layers : list of Dense
+    states : list of dict
+        From :func:`layer_states` on the same layers.
+    """
+    for layer, state in zip(layers, states):
+        layer.__dict__.clear()
+        layer.__dict__.update(state)

@@ -11,7 +11,7 @@ import numpy as np
 from . import backends, initializers
 from .kernels import codes, layout
 from .kernels.records import Network
-from .layers import Dense, NotBuiltError
+from .layers import Dense, NotBuiltError, layer_states, restore_layer_states
 from .names import choice, loss_name
 from .sequential.data import check_targets, data_width
 from .sequential.evaluation import Evaluation
@@ -97,7 +97,7 @@ class Sequential(Passes, Evaluation, GradientCheck, Training, Persistence):
         #: samples trained on across fits: the clock of the ``invscaling`` schedule
         self.samples_seen = 0
         self.stop_training = False
-        before = _layer_states(self.layers)
+        before = layer_states(self.layers)
         self._claim_layers()  # every check passed: only now may the layers be changed
         #: every parameter in one vector (see fastbp.kernels.layout), None until built; layers
         #: hold views of it
@@ -107,7 +107,7 @@ class Sequential(Passes, Evaluation, GradientCheck, Training, Persistence):
             try:
                 self.build(self.layers[0]._n_in)
             except Exception:  # a value assigned to a layer overflows the dtype: free the layers
-                _restore_layer_states(self.layers, before)
+                restore_layer_states(self.layers, before)
                 raise
 
     def _claim_layers(self):
@@ -156,7 +156,7 @@ class Sequential(Passes, Evaluation, GradientCheck, Training, Persistence):
                 raise ValueError(f"this model is built for {self.n_inputs} inputs; got "
                                  f"{n_inputs}")
             return
-        before = _layer_states(self.layers)
+        before = layer_states(self.layers)
         self.layers[0]._set_input_width(n_inputs)
         self._dims = np.array([n_inputs] + [layer.n_out for layer in self.layers], np.int64)
         theta = np.empty(layout.parameter_offsets(self._dims)[-1], self.dtype)
@@ -171,7 +171,7 @@ class Sequential(Passes, Evaluation, GradientCheck, Training, Persistence):
                                                                               self._dims))):
                 layer._build(rng, initializers.draw if i <= last_drawing else None, W, b)
         except Exception:  # a layer's assigned value overflows the dtype: none is built
-            _restore_layer_states(self.layers, before)
+            restore_layer_states(self.layers, before)
             self._dims = None
             raise
         self._theta, self._seed = theta, None
@@ -379,15 +379,3 @@ def _dtype_name(dtype):
 def layout_views(vector, dims):
     """``[(W, b), ...]`` views of a parameter vector for the widths ``dims``."""
     return list(zip(*layout.parameter_views(vector, dims)))
-
-
-def _layer_states(layers):
-    """Each layer's attributes, for :func:`_restore_layer_states`."""
-    return [dict(vars(layer)) for layer in layers]
-
-
-def _restore_layer_states(layers, states):
-    """Put the layers' attributes back as :func:`_layer_states` saw them."""
-    for layer, state in zip(layers, states):
-        layer.__dict__.clear()
-        layer.__dict__.update(state)

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from ..errors import DivergenceError
+from ..layers import layer_states, restore_layer_states
 from ..validation import check_positive_float
 
 
@@ -183,7 +184,7 @@ class Training:
         from ..training.optimizers import Optimizer
 
         attributes = dict(self.__dict__)
-        layers = [dict(vars(layer)) for layer in self.layers]
+        layers = layer_states(self.layers)
         theta = None if self._theta is None else self._theta.copy()
         if isinstance(optimizer, Optimizer):
             moments = optimizer.moments
@@ -193,9 +194,7 @@ class Training:
         def undo():
             self.__dict__.clear()
             self.__dict__.update(attributes)
-            for layer, saved in zip(self.layers, layers):
-                layer.__dict__.clear()
-                layer.__dict__.update(saved)
+            restore_layer_states(self.layers, layers)
             if theta is None:
                 # the buffers were made for the network the fit built, which is gone
                 self._scratch = threading.local()
