@@ -25,8 +25,12 @@ case is), for fastbp and, for reference, scikit-learn's ``MLPClassifier`` and Py
 Each records its ratio, its timings and the load average around it in ``extra_info``; the targets
 are asserted in ``--profile full`` (the quick smoke run times fastbp's cases once, on fewer
 epochs, rows and calls, and skips the references). pytest-benchmark's own statistics there time
-whole processes, start-up included: the figures are in ``extra_info``. Run:
+whole processes, start-up included: the figures are in ``extra_info``. Run, without
+``NUMBA_NUM_THREADS`` set (the process case compares the default thread policy with one thread):
 ``pytest benchmarks/test_contention.py --profile full -s --benchmark-json=...``.
+
+``test_the_gil_probe_lists_where_a_fit_waits`` checks the trace of ``benchmarks/gil_probe.py``
+that the docs quote (it times nothing).
 """
 
 import json
@@ -168,3 +172,17 @@ def test_two_threads(benchmark, profile, name, engine):
     _report(benchmark, info)
     if target is not None and profile == "full":
         assert info["speedup"] >= target, info
+
+
+def test_the_gil_probe_lists_where_a_fit_waits():
+    """``python -m benchmarks.gil_probe trace digits``, which docs/benchmarks/training.md quotes:
+    the digits fit beside a busy thread, its runs of epochs among the gaps it lists, each with
+    where it fell."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-m", "benchmarks.gil_probe", "trace", "digits"],
+                         cwd=root, env=dict(os.environ, NUMBA_NUM_THREADS="1"),
+                         capture_output=True, text=True, check=True)
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["runs"] >= 1, found
+    assert found["runs"] + found["other_waits"] == len(found["gaps"])
+    assert all(gap["ms"] > 3 and gap["where"] for gap in found["gaps"]), found
