@@ -130,7 +130,8 @@ def no_rule():
 
 def rule_stops(rule, loss):
     """Count an epoch of finite ``loss`` in ``rule`` (an ``EpochRun.stop_rule``, updated in
-    place); whether its patience has run out."""
+    place); whether its patience has run out. The CPU backend compiles this same function into
+    its epoch worker: one rule for every backend."""
     rule[WAIT] = rule[WAIT] + 1.0 if loss > rule[BEST] - rule[MIN_DELTA] else 0.0
     if loss < rule[BEST]:
         rule[BEST] = loss

@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 
 from ..errors import DivergenceError
+from ..kernels.epoch_chunks import STOPPED
 from ..kernels.records import Batches, TrainingState
 from .history import History
 from .metrics import metric_name, validation_metric
@@ -216,7 +217,7 @@ class _Loop:
                 done, steps = weighted_runs_epoch(k, arguments, run, self.weights)
         seconds = time.perf_counter() - start
         self.settled = False
-        stopped_by_rule = rule is not None and run.stop_rule[-1] != 0
+        stopped_by_rule = rule is not None and run.stop_rule[STOPPED] != 0
         diverged = done < size and not stopped_by_rule
         ran = done + diverged  # a diverged epoch ran too, in part
         self.sizes.timed(seconds, ran, time.thread_time() - start_cpu)

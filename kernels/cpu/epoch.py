@@ -42,7 +42,7 @@ from .blas import affine, gemm
 from .calls import call_train_rows, call_update_chunk
 from .sync import atomic_add, take, wait_for
 from .threads import training_session, pool, split
-from ..epoch_chunks import check_run, no_rule
+from ..epoch_chunks import STOPPED, check_run, no_rule, rule_stops
 from ..records import Batches, EpochRun, TrainingState
 from .orders import draw_order, orders_for
 from .training import dropout_backward, dropout_rows, optimizer_hyper, penalty_step
@@ -387,7 +387,7 @@ def _epoch_worker(worker, network, kernels, data, update, state, workspace, drop
                         tally[1] = 0.0
                         sync[_EPOCHS] = e + 1
                         if _rule_stops(run.stop_rule, run.losses[e]):
-                            run.stop_rule[_RULE_STOPPED] = 1.0
+                            run.stop_rule[STOPPED] = 1.0
                             _stop(sync, run.losses, e, run.losses[e], first_step + n_batches)
                         else:  # after the epoch's rows: they are read next
                             atomic_add(sync, _OPEN, 1)
@@ -415,18 +415,8 @@ def _end_epoch(state, run, e, loss, step):
     return _save_state(state, run, e + 1, step) and np.isfinite(loss)
 
 
-#: The fields of EpochRun.stop_rule (kernels/epoch_chunks.py names them for the other backends).
-_PATIENCE, _MIN_DELTA, _BEST, _WAIT, _RULE_STOPPED = range(5)
-
-
-@inline
-def _rule_stops(rule, loss):
-    """Count an epoch of finite ``loss`` in the stopping rule (updated in place); whether its
-    patience has run out."""
-    rule[_WAIT] = rule[_WAIT] + 1.0 if loss > rule[_BEST] - rule[_MIN_DELTA] else 0.0
-    if loss < rule[_BEST]:
-        rule[_BEST] = loss
-    return rule[_WAIT] >= rule[_PATIENCE]
+# the stopping rule every backend applies (kernels/epoch_chunks.py), compiled into the worker
+_rule_stops = inline(rule_stops)
 
 
 @internal
